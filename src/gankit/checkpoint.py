@@ -1,0 +1,158 @@
+"""Atomic, pickle-free checkpoints: tensors in safetensors, everything else in JSON.
+
+A checkpoint is two files in `checkpoints/`: `step_00001000.safetensors` and `step_00001000.json`.
+Each is written to a temporary file in the same folder, fsynced and renamed into place; the JSON,
+which carries the SHA-256 of the tensor file, is renamed last, so a checkpoint exists only once
+both halves are complete. A kill mid-save leaves at worst a stale temporary file, which the next
+save removes, and the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from gankit.errors import GankitError
+
+FORMAT = 1
+_NAME = re.compile(r"^step_(\d{8})\.json$")
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "posix":
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), fsync, rename over `path`, fsync the folder."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def list_steps(folder: Path) -> list[int]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name)))
+
+
+def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, keep: int) -> Path:
+    """Write checkpoint `step`; keep the newest `keep`. Refuses to save non-finite weights."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".*.tmp"):
+        stale.unlink()
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise GankitError(f"refusing to save checkpoint {step}: non-finite values in {bad[:3]}")
+    stem = f"step_{step:08d}"
+    tensor_path = folder / f"{stem}.safetensors"
+    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    atomic_write(tensor_path, lambda tmp: save_file(cpu, str(tmp)))
+    meta = {"format": FORMAT, "step": step, "sha256": _sha256(tensor_path), **meta}
+    atomic_write_text(folder / f"{stem}.json", json.dumps(meta, indent=1))
+    for old in list_steps(folder)[:-keep]:
+        for suffix in (".json", ".safetensors"):
+            (folder / f"step_{old:08d}{suffix}").unlink(missing_ok=True)
+    return folder / f"{stem}.json"
+
+
+def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """The tensors and metadata of checkpoint `step` (default: the newest), verified."""
+    folder = Path(folder)
+    steps = list_steps(folder)
+    if not steps:
+        raise GankitError(f"no checkpoint in {str(folder)!r}")
+    step = steps[-1] if step is None else step
+    meta_path = folder / f"step_{step:08d}.json"
+    tensor_path = meta_path.with_suffix(".safetensors")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as e:
+        raise GankitError(f"checkpoint {str(meta_path)!r} is unreadable or corrupt ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "sha256" not in meta:
+        raise GankitError(f"checkpoint {str(meta_path)!r} is not a gankit checkpoint "
+                          f"of format {FORMAT}")
+    if not tensor_path.is_file():
+        raise GankitError(f"checkpoint {str(tensor_path)!r} is missing")
+    if _sha256(tensor_path) != meta["sha256"]:
+        raise GankitError(f"checkpoint {str(tensor_path)!r} is truncated or corrupt "
+                          "(its SHA-256 does not match the JSON beside it)")
+    try:
+        tensors = load_file(str(tensor_path))
+    except (SafetensorError, OSError) as e:
+        raise GankitError(f"checkpoint {str(tensor_path)!r} cannot be read ({e})") from None
+    return tensors, meta
+
+
+# --- flattening state dicts --------------------------------------------------------------------
+
+
+def flatten_module(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+
+
+def unflatten_module(prefix: str, tensors: dict[str, torch.Tensor], module, where: str) -> None:
+    state = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise GankitError(f"checkpoint {where}: {prefix} does not fit the network the config "
+                          f"builds ({first})") from None
+
+
+def flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Optimizer state: tensors for safetensors, the rest (param groups) for JSON."""
+    sd = opt.state_dict()
+    tensors, plain = {}, {"param_groups": sd["param_groups"], "state": {}}
+    for idx, entry in sd["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.state.{idx}.{key}"] = value
+            else:
+                plain["state"].setdefault(str(idx), {})[key] = value
+    return tensors, plain
+
+
+def unflatten_optimizer(prefix: str, tensors: dict, plain: dict, opt, where: str) -> None:
+    state: dict[int, dict] = {int(i): dict(v) for i, v in plain.get("state", {}).items()}
+    for key, value in tensors.items():
+        if key.startswith(prefix + ".state."):
+            idx, name = key[len(prefix) + 7:].split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+    groups = plain["param_groups"]
+    for g in groups:  # JSON turned tuples into lists
+        g.update({k: tuple(v) for k, v in g.items() if k == "betas"})
+    try:
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError) as e:
+        raise GankitError(f"checkpoint {where}: {prefix} state does not fit ({e})") from None

@@ -1,0 +1,266 @@
+"""Run configuration: frozen dataclasses, loaded from a preset or a TOML file plus overrides.
+
+A config file has the sections [data], [generator], [discriminator], [loss] and [train]. `data.kind`
+and the `net` of each player pick a registered factory; their other keys are that factory's
+keyword arguments, checked against its signature. Every value is checked at load time, so a typo
+fails before training with a message naming the key and the valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from gankit.errors import GankitError, closest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PRESET_DIR = Path(__file__).parent / "presets"
+# Constructor arguments the trainer fills in from the data; a config may not set them.
+INJECTED = {"dim"}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    kind: str = "ring"
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    net: str = "mlp"
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    name: str = "nonsaturating"
+    penalty: str = "none"
+    penalty_weight: float = 10.0
+    clip: float = 0.0  # WGAN weight clipping of D's parameters to [-clip, clip]; 0 = off
+    label_smoothing: float = 0.0  # one-sided: D's target for real data is 1 - label_smoothing
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 5000  # generator steps
+    batch_size: int = 256
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_critic: int = 1  # D steps per G step
+    d_pretrain: int = 0  # extra D steps before the first G step
+    ema: float = 0.0  # decay of an exponential moving average of G; 0 = off
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0 over training
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 100
+    eval_every: int = 0  # steps between metric evaluations written to metrics.jsonl; 0 = off
+    picture_every: int = 1000  # 0 = pictures only at the end
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    max_bad_steps: int = 3  # consecutive non-finite losses before the run is stopped
+
+
+@dataclass(frozen=True)
+class Config:
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: NetConfig = field(default_factory=NetConfig)
+    discriminator: NetConfig = field(default_factory=NetConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        def section(obj):
+            d = {k: v for k, v in dataclasses.asdict(obj).items() if k != "options"}
+            d |= getattr(obj, "options", {})
+            return {k: v for k, v in d.items() if v is not None}  # TOML has no null
+
+        out: dict[str, Any] = {"description": self.description} if self.description else {}
+        for name in ("data", "generator", "discriminator", "loss", "train"):
+            out[name] = section(getattr(self, name))
+        return out
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+def presets() -> dict[str, str]:
+    """Preset name -> its one-line description."""
+    out = {}
+    for p in sorted(PRESET_DIR.glob("*.toml")):
+        out[p.stem] = tomllib.loads(p.read_text()).get("description", "")
+    return out
+
+
+def load(target: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """A preset name or a .toml path, then `section.key=value` overrides, validated."""
+    raw = _read_target(target)
+    for item in overrides:
+        _apply_override(raw, item)
+    return from_dict(raw, where=str(target))
+
+
+def from_dict(raw: dict, where: str = "config") -> Config:
+    raw = dict(raw)
+    top = {f.name for f in fields(Config)}
+    for key in raw:
+        if key not in top:
+            raise GankitError(f"{where}: unknown section {key!r}{closest(key, top)}")
+    description = raw.get("description", "")
+    from gankit.data import DATASETS
+    from gankit.nets import DISCRIMINATORS, GENERATORS
+
+    data = _factory_section(raw.get("data", {}), "data", "kind", DATASETS, DataConfig, where)
+    gen = _factory_section(raw.get("generator", {}), "generator", "net", GENERATORS, NetConfig, where)
+    disc = _factory_section(
+        raw.get("discriminator", {}), "discriminator", "net", DISCRIMINATORS, NetConfig, where
+    )
+    loss = _plain_section(raw.get("loss", {}), "loss", LossConfig, where)
+    train = _plain_section(raw.get("train", {}), "train", TrainConfig, where)
+    cfg = Config(description, data, gen, disc, loss, train)
+    validate(cfg, where)
+    return cfg
+
+
+def validate(cfg: Config, where: str) -> None:
+    """Checks that need more than one key or a registry."""
+    from gankit.losses import LOSSES
+    from gankit.penalties import PENALTIES
+
+    LOSSES.get_or_fail(cfg.loss.name, f"{where}: loss.name")
+    PENALTIES.get_or_fail(cfg.loss.penalty, f"{where}: loss.penalty")
+    t = cfg.train
+    positive = {"steps": t.steps, "batch_size": t.batch_size, "n_critic": t.n_critic,
+                "log_every": t.log_every, "checkpoint_every": t.checkpoint_every,
+                "keep_checkpoints": t.keep_checkpoints, "max_bad_steps": t.max_bad_steps}
+    for key, value in positive.items():
+        if value < 1:
+            raise GankitError(f"{where}: train.{key} must be >= 1, got {value}")
+    for key in ("lr_g", "lr_d"):
+        if getattr(t, key) <= 0:
+            raise GankitError(f"{where}: train.{key} must be > 0, got {getattr(t, key)}")
+    for key in ("beta1", "beta2", "ema"):
+        if not 0 <= getattr(t, key) < 1:
+            raise GankitError(f"{where}: train.{key} must be in [0, 1), got {getattr(t, key)}")
+    if min(t.d_pretrain, t.eval_every, t.picture_every) < 0 or t.instance_noise < 0:
+        raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every and "
+                          "instance_noise must be >= 0")
+    pack = cfg.discriminator.options.get("pack", 1)
+    if t.batch_size % pack:
+        raise GankitError(f"{where}: train.batch_size={t.batch_size} must be a multiple of "
+                          f"discriminator.pack={pack}")
+    s = cfg.loss.label_smoothing
+    if not 0 <= s < 1:
+        raise GankitError(f"{where}: loss.label_smoothing must be in [0, 1), got {s}")
+    if s and cfg.loss.name in ("wasserstein", "hinge"):
+        raise GankitError(f"{where}: loss.label_smoothing has no meaning for loss "
+                          f"{cfg.loss.name!r}; use it with minimax, nonsaturating or least_squares")
+    if cfg.loss.clip < 0 or cfg.loss.penalty_weight < 0:
+        raise GankitError(f"{where}: loss.clip and loss.penalty_weight must be >= 0")
+    if t.device not in ("auto", "cpu") and not t.device.startswith(("cuda", "mps")):
+        raise GankitError(f"{where}: train.device {t.device!r} is not one of auto, cpu, cuda, "
+                          "cuda:N, mps")
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _read_target(target: str | Path) -> dict:
+    path = Path(target)
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise GankitError(f"config file not found: {str(path)!r}")
+    else:
+        names = presets()
+        if str(target) not in names:
+            raise GankitError(f"unknown preset {str(target)!r}{closest(str(target), names)} "
+                              "(or give a path to a .toml file)")
+        path = PRESET_DIR / f"{target}.toml"
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise GankitError(f"{path}: not valid TOML ({e})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise GankitError(f"{path}: cannot read ({e})") from None
+
+
+def parse_value(text: str) -> Any:
+    """TOML literal if it parses (1e-4, true, [1, 2], "s"), else the bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_override(raw: dict, item: str) -> None:
+    key, sep, value = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or len(parts) != 2 or not all(parts):
+        raise GankitError(f"override {item!r} must look like section.key=value, "
+                          "for example train.steps=2000")
+    section, name = parts
+    if not isinstance(raw.get(section, {}), dict):
+        raise GankitError(f"override {item!r}: {section!r} is not a section")
+    raw.setdefault(section, {})[name] = parse_value(value.strip())
+
+
+def _check_type(where: str, value: Any, default: Any) -> Any:
+    """Value coerced to the default's type (int -> float allowed), or a clear error."""
+    if default is None:
+        return value
+    kind = type(default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (list, tuple) and isinstance(value, list):
+        return value
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise GankitError(f"{where} must be {kind.__name__}, got {value!r}")
+
+
+def _plain_section(raw: dict, name: str, cls, where: str):
+    if not isinstance(raw, dict):
+        raise GankitError(f"{where}: [{name}] must be a table")
+    valid = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in valid:
+            raise GankitError(f"{where}: unknown key {name}.{key}{closest(key, valid)}")
+        default = valid[key].default
+        kwargs[key] = _check_type(f"{where}: {name}.{key}", value, default)
+    return cls(**kwargs)
+
+
+def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str):
+    if not isinstance(raw, dict):
+        raise GankitError(f"{where}: [{name}] must be a table")
+    raw = dict(raw)
+    choice = raw.pop(pick, getattr(cls(), pick))
+    factory = registry.get_or_fail(choice, f"{where}: {name}.{pick}")
+    params = {
+        k: p.default
+        for k, p in inspect.signature(factory).parameters.items()
+        if k not in INJECTED and k != "self"
+    }
+    options = {}
+    for key, value in raw.items():
+        if key not in params:
+            raise GankitError(f"{where}: unknown key {name}.{key} for {pick} {choice!r}"
+                              f"{closest(key, params)}")
+        options[key] = _check_type(f"{where}: {name}.{key}", value, params[key])
+    # The resolved config spells out every default, so a run never depends on code defaults.
+    resolved = {k: v for k, v in params.items() if v is not inspect.Parameter.empty}
+    resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
+    return cls(choice, resolved | options)

@@ -1,0 +1,48 @@
+"""What every dataset offers the trainer: batches in model space and a way back to data units."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+
+
+class VectorData(ABC):
+    """Vector data of `dim` dimensions. Model space is (x - shift) / scale, per dimension.
+
+    Subclasses implement `draw(n, generator)` in data units and `metrics(samples)`.
+    `default_eval_n` is the number of samples the evaluation protocol uses.
+    """
+
+    dim: int
+    default_eval_n = 10_000
+    out = "identity"  # the generator output activation that fits this data
+
+    def __init__(self, dim: int, shift=0.0, scale=1.0):
+        self.dim = dim
+        self.shift = torch.as_tensor(np.broadcast_to(shift, (dim,)).copy(), dtype=torch.float32)
+        self.scale = torch.as_tensor(np.broadcast_to(scale, (dim,)).copy(), dtype=torch.float32)
+
+    @abstractmethod
+    def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """(n, dim) float32 samples in data units."""
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """(n, dim) float32 batch in model space, drawn with `generator` (CPU)."""
+        return self.to_model(self.draw(n, generator))
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.shift.to(x.device)) / self.scale.to(x.device)
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale.to(x.device) + self.shift.to(x.device)
+
+    @abstractmethod
+    def metrics(self, samples: np.ndarray) -> dict:
+        """The world's quality metrics for (N, dim) samples in data units."""
+
+    def reference(self, n: int, seed: int = 0) -> np.ndarray:
+        """n real samples in data units, for pictures and sanity checks."""
+        g = torch.Generator().manual_seed(seed)
+        return self.draw(n, g).numpy()

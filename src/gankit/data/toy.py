@@ -1,0 +1,170 @@
+"""Toy worlds: a 1-D Gaussian, 1-D and 2-D mixtures, the sequence task, and the user's points.
+
+Shapes, means and standard deviations of `ring` and `grid` are PacGAN's (Lin et al. 2018):
+8 Gaussians on the unit circle with sigma 0.01, and 25 Gaussians on {-4,-2,0,2,4}^2 with sigma 0.05.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import stats
+
+from gankit.data.base import VectorData
+from gankit.errors import GankitError
+from gankit.metrics.toy import mixture_metrics, sequence_metrics, sliced_w1, univariate_metrics
+
+
+def _normal(n: int, dim: int, g: torch.Generator) -> torch.Tensor:
+    return torch.randn(n, dim, generator=g)
+
+
+class Gaussian1D(VectorData):
+    def __init__(self, mean: float = 4.0, std: float = 1.25):
+        if std <= 0:
+            raise GankitError(f"data.std must be > 0, got {std}")
+        super().__init__(1, mean, std)
+        self.mean, self.std = float(mean), float(std)
+
+    def draw(self, n, generator):
+        return self.mean + self.std * _normal(n, 1, generator)
+
+    def metrics(self, samples):
+        return univariate_metrics(samples, stats.norm(self.mean, self.std), self.std)
+
+
+class Mixture(VectorData):
+    """Isotropic Gaussians with `means` (k, dim), per-mode `stds` (k,) and `weights` (k,)."""
+
+    default_eval_n = 2_500  # PacGAN's protocol
+
+    def __init__(self, means, stds, weights=None):
+        means = np.asarray(means, dtype=np.float64)
+        means = means.reshape(len(means), -1)
+        k, dim = means.shape
+        stds = np.broadcast_to(np.asarray(stds, dtype=np.float64), (k,)).copy()
+        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights.shape != (k,) or (weights < 0).any() or weights.sum() <= 0:
+            raise GankitError(f"data.weights must be {k} non-negative numbers, got {weights}")
+        if (stds <= 0).any():
+            raise GankitError(f"data.std must be > 0, got {stds}")
+        self.means, self.stds, self.weights = means, stds, weights / weights.sum()
+        spread = float(np.sqrt(np.mean(np.sum((means - means.mean(0)) ** 2, 1)) / dim + stds.mean() ** 2))
+        super().__init__(dim, means.mean(0) if dim == 1 else 0.0, spread if dim == 1 else 1.0)
+
+    def draw(self, n, generator):
+        idx = torch.multinomial(torch.as_tensor(self.weights), n, True, generator=generator)
+        means = torch.as_tensor(self.means, dtype=torch.float32)[idx]
+        stds = torch.as_tensor(self.stds, dtype=torch.float32)[idx, None]
+        return means + stds * _normal(n, self.dim, generator)
+
+    def metrics(self, samples):
+        out = mixture_metrics(samples, self.means, self.stds, self.weights)
+        if self.dim == 1:
+            ref = self.reference(100_000, seed=1234)
+            out |= univariate_metrics(samples, ref, float(ref.std()))
+        return out
+
+
+def ring(n_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> Mixture:
+    if n_modes < 1:
+        raise GankitError(f"data.n_modes must be >= 1, got {n_modes}")
+    angles = 2 * math.pi * np.arange(n_modes) / n_modes
+    return Mixture(radius * np.stack([np.cos(angles), np.sin(angles)], 1), std)
+
+
+def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixture:
+    if side < 1:
+        raise GankitError(f"data.side must be >= 1, got {side}")
+    ticks = (np.arange(side) - (side - 1) / 2) * spacing
+    return Mixture(np.array([(x, y) for x in ticks for y in ticks]), std)
+
+
+def mixture1d(means=(-3.0, 0.0, 3.0), std=0.5, weights=None) -> Mixture:
+    return Mixture(np.asarray(means, dtype=np.float64)[:, None], std, weights)
+
+
+class Sequence(VectorData):
+    """[a, b, c, c+1, c+2] with a, b, c ~ U(low, high): G must learn an exact linear relation."""
+
+    def __init__(self, low: float = 0.0, high: float = 10.0):
+        if high <= low:
+            raise GankitError(f"data.high must exceed data.low, got low={low}, high={high}")
+        mid, std = (low + high) / 2, (high - low) / math.sqrt(12)
+        super().__init__(5, [mid, mid, mid, mid + 1, mid + 2], std)
+        self.low, self.high = float(low), float(high)
+
+    def draw(self, n, generator):
+        abc = self.low + (self.high - self.low) * torch.rand(n, 3, generator=generator)
+        c = abc[:, 2:3]
+        return torch.cat([abc, c + 1, c + 2], 1)
+
+    def metrics(self, samples):
+        return sequence_metrics(samples, self.low, self.high)
+
+
+class Points(VectorData):
+    """The user's own samples: a .npy array or a .csv of numbers, shape (N, dim) or (N,)."""
+
+    def __init__(self, path: str = ""):
+        x = load_points(path)
+        self.path, self.points = path, torch.as_tensor(x)
+        # One common scale keeps the shape of drawn 2-D data (no stretching of an axis).
+        super().__init__(x.shape[1], x.mean(0), float(x.std(0).mean()) or 1.0)
+
+    def draw(self, n, generator):
+        idx = torch.randint(len(self.points), (n,), generator=generator)
+        return self.points[idx]
+
+    def metrics(self, samples):
+        ref = self.points.numpy()
+        if self.dim == 1:
+            return univariate_metrics(samples, ref, float(ref.std()) or 1.0)
+        return {"sliced_w1": sliced_w1(np.asarray(samples, np.float64), ref.astype(np.float64))}
+
+    def reference(self, n, seed=0):
+        return self.points.numpy()[:n]
+
+
+def load_points(path: str) -> np.ndarray:
+    """float32 (N, dim) from .npy (never unpickled) or .csv (an optional header line)."""
+    p = Path(str(path)).expanduser()
+    if not str(path):
+        raise GankitError("data.path is required for the points world: a .csv or .npy file")
+    if not p.is_file():
+        raise GankitError(f"data.path: no such file {str(p)!r}")
+    try:
+        if p.suffix == ".npy":
+            x = np.load(p, allow_pickle=False)
+        elif p.suffix in (".csv", ".txt"):
+            x = _load_csv(p)
+        else:
+            raise GankitError(f"data.path {str(p)!r}: expected a .csv or .npy file")
+    except (ValueError, OSError) as e:
+        raise GankitError(f"data.path {str(p)!r}: cannot read numbers ({e})") from None
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
+        raise GankitError(f"data.path {str(p)!r}: expected numbers of shape (N, dim), got "
+                          f"{x.dtype} {x.shape}")
+    if len(x) < 2:
+        raise GankitError(f"data.path {str(p)!r}: needs at least 2 points, has {len(x)}")
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(1).sum())
+        raise GankitError(f"data.path {str(p)!r}: {bad} rows hold NaN or Inf; remove them")
+    return x.astype(np.float32)
+
+
+def _load_csv(p: Path) -> np.ndarray:
+    with open(p) as f:
+        first = f.readline()
+    try:
+        [float(v) for v in first.replace(",", " ").split()]
+        skip = 0
+    except ValueError:
+        skip = 1  # a header line
+    return np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)

@@ -1,0 +1,15 @@
+"""Exponential moving average of the generator's weights (Yazici et al. 2019)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BN stats) are copied."""
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1.0 - decay)
+    for e, b in zip(ema.buffers(), model.buffers()):
+        e.copy_(b)

@@ -1,0 +1,73 @@
+"""Multi-layer perceptrons for vector data: z (B, z_dim) -> x (B, dim) and x (B, dim) -> logit (B/pack,)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.errors import GankitError
+from gankit.nets.layers import activation, linear, norm_1d, output_activation
+
+
+def _trunk(n_in: int, width: int, depth: int, act: str, norm: str, spectral: bool) -> list:
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [linear(n_in if i == 0 else width, width, spectral), norm_1d(norm, width)]
+        layers.append(activation(act))
+    return layers
+
+
+def _check(width: int, depth: int) -> None:
+    if width < 1 or depth < 1:
+        raise GankitError(f"MLP width and depth must be >= 1, got width={width}, depth={depth}")
+
+
+class MLPGenerator(nn.Module):
+    """`depth` hidden layers of `width` units, then a linear map to the data and `out`."""
+
+    def __init__(
+        self,
+        z_dim: int = 2,
+        dim: int = 2,
+        width: int = 128,
+        depth: int = 3,
+        activation: str = "relu",
+        norm: str = "none",
+        spectral_norm: bool = False,
+        out: str = "identity",
+    ):
+        super().__init__()
+        _check(width, depth)
+        self.z_dim, self.dim = z_dim, dim
+        layers = _trunk(z_dim, width, depth, activation, norm, spectral_norm)
+        layers += [linear(width, dim, spectral_norm), output_activation(out)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (B, z_dim) -> (B, dim)
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """PacGAN packing: `pack` consecutive samples are concatenated into one input of D."""
+
+    def __init__(
+        self,
+        dim: int = 2,
+        width: int = 128,
+        depth: int = 3,
+        activation: str = "leaky_relu",
+        norm: str = "none",
+        spectral_norm: bool = False,
+        pack: int = 1,
+    ):
+        super().__init__()
+        _check(width, depth)
+        if pack < 1:
+            raise GankitError(f"discriminator.pack must be >= 1, got {pack}")
+        self.dim, self.pack = dim, pack
+        layers = _trunk(dim * pack, width, depth, activation, norm, spectral_norm)
+        layers.append(linear(width, 1, spectral_norm))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, dim) -> (B // pack,) logits
+        return self.net(x.reshape(x.shape[0] // self.pack, self.pack * self.dim)).squeeze(1)

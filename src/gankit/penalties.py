@@ -1,0 +1,43 @@
+"""Regularisers of the discriminator, pure functions of D and its input batches.
+
+Signature: penalty(D, real, fake, generator) -> scalar, where `real` and `fake` are D's inputs
+(already packed) and `generator` is the torch.Generator that draws any randomness, so runs stay
+reproducible. The trainer adds `weight * penalty` to D's loss.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gankit.registry import Registry
+
+PENALTIES = Registry("penalty")
+
+
+def _grad_norm_sq(D, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared norm of dD(x)/dx, kept in the graph (create_graph) for one backward."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1)
+
+
+@PENALTIES.register("none")
+def no_penalty(D, real, fake, generator):
+    return real.new_zeros(())
+
+
+@PENALTIES.register("gradient_penalty")
+def gradient_penalty(D, real, fake, generator):
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] on random interpolates."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(shape, generator=generator).to(real.device, real.dtype)
+    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    # sqrt(0) has an infinite gradient: a tiny floor keeps the penalty finite at grad = 0.
+    norm = (_grad_norm_sq(D, x_hat) + 1e-12).sqrt()
+    return ((norm - 1) ** 2).mean()
+
+
+@PENALTIES.register("r1")
+def r1_penalty(D, real, fake, generator):
+    """R1 (Mescheder et al. 2018): E[||grad D(x_real)||^2]; weight = gamma / 2."""
+    return _grad_norm_sq(D, real).mean()

@@ -1,0 +1,63 @@
+"""Reporting decoupled from logging: code reports numbers, one collector writes them out."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+
+class Stats:
+    """Accumulates reported values between flushes; `flush()` returns their means."""
+
+    def __init__(self):
+        self._sum: dict[str, float] = defaultdict(float)
+        self._n: dict[str, int] = defaultdict(int)
+
+    def report(self, name: str, value) -> None:
+        self._sum[name] += float(value.detach()) if torch.is_tensor(value) else float(value)
+        self._n[name] += 1
+
+    def flush(self) -> dict[str, float]:
+        out = {k: self._sum[k] / self._n[k] for k in self._sum}
+        self._sum.clear()
+        self._n.clear()
+        return out
+
+
+def _clean(value):
+    # JSON has no NaN/Inf; write them as strings so a diverged run stays readable.
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+class JsonLines:
+    """Append-only JSON lines with a `step` field, e.g. metrics.jsonl and eval.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def append(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({k: _clean(v) for k, v in record.items()}) + "\n")
+
+    def read(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash mid-write
+        return out
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records past `step`: a resumed run rewrites them, as if it had never stopped."""
+        if self.path.is_file():
+            keep = [r for r in self.read() if r.get("step", 0) <= step]
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in keep))

@@ -1,0 +1,264 @@
+"""Training: the state of the game, one D step, one G step, and `fit`, which reads top to bottom.
+
+The game: D takes `n_critic` steps on a real batch and a detached fake batch, then G takes one step
+through a frozen D (D's weights neither change nor collect gradients). Two networks, two Adam
+optimizers. All randomness of the loop (data, noise, penalties) comes from one CPU generator that
+is saved in checkpoints, so a resumed run equals one that never stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from gankit import checkpoint, device as device_lib, run as run_lib
+from gankit.config import Config
+from gankit.data import VectorData, build as build_data
+from gankit.ema import ema_update
+from gankit.errors import DivergenceError, GankitError
+from gankit.losses import LOSSES, GANLoss
+from gankit.nets import DISCRIMINATORS, GENERATORS
+from gankit.penalties import PENALTIES
+from gankit.sampling import evaluate, latent
+from gankit.stats import JsonLines, Stats
+
+
+@dataclass
+class GANState:
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    rng: torch.Generator  # CPU: data, noise, penalties
+    device: torch.device
+    step: int = 0  # completed G steps
+
+    @property
+    def G_eval(self) -> nn.Module:
+        """The generator to sample from: the EMA copy when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+
+def build_networks(cfg: Config, dim: int) -> tuple[nn.Module, nn.Module]:
+    G = GENERATORS.get_or_fail(cfg.generator.net)(dim=dim, **cfg.generator.options)
+    D = DISCRIMINATORS.get_or_fail(cfg.discriminator.net)(dim=dim, **cfg.discriminator.options)
+    return G, D
+
+
+def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState:
+    t = cfg.train
+    torch.manual_seed(t.seed)  # network initialisation
+    G, D = (net.to(device) for net in build_networks(cfg, data.dim))
+    G_ema = copy.deepcopy(G).requires_grad_(False) if t.ema > 0 else None
+    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
+    rng = torch.Generator().manual_seed(t.seed)
+    return GANState(G, D, G_ema, opt_g, opt_d, rng, device)
+
+
+def _with_noise(x: torch.Tensor, std: float, rng: torch.Generator) -> torch.Tensor:
+    """Instance noise (Sønderby et al. 2016): blur both distributions so they overlap."""
+    if std <= 0:
+        return x
+    return x + std * torch.randn(x.shape, generator=rng).to(x.device)
+
+
+def _probe(logits: torch.Tensor, loss: GANLoss) -> torch.Tensor:
+    """What the progress bar calls D(x): a probability, or the raw critic score."""
+    return torch.sigmoid(logits).mean() if loss.prob else logits.mean()
+
+
+def d_step(state: GANState, real: torch.Tensor, cfg: Config, noise_std: float) -> dict | None:
+    """One D update on a real batch and a detached fake batch; None if the loss is not finite."""
+    loss, lc = LOSSES[cfg.loss.name], cfg.loss
+    G, D = state.G, state.D
+    with torch.no_grad():
+        fake = G(latent(real.shape[0], G.z_dim, state.rng).to(state.device))
+    real, fake = _with_noise(real, noise_std, state.rng), _with_noise(fake, noise_std, state.rng)
+    real_logits, fake_logits = D(real), D(fake)
+    d_loss = loss.d(real_logits, fake_logits, 1.0 - lc.label_smoothing)
+    penalty = PENALTIES[lc.penalty](D, real, fake, state.rng)
+    total = d_loss + lc.penalty_weight * penalty
+    if not torch.isfinite(total):
+        return None
+    state.opt_d.zero_grad(set_to_none=True)
+    total.backward()
+    state.opt_d.step()
+    if lc.clip > 0:  # WGAN weight clipping keeps the critic (roughly) Lipschitz
+        with torch.no_grad():
+            for p in D.parameters():
+                p.clamp_(-lc.clip, lc.clip)
+    return {"d_loss": d_loss.detach(), "penalty": penalty.detach(),
+            "d_real": _probe(real_logits.detach(), loss),
+            "d_fake": _probe(fake_logits.detach(), loss)}
+
+
+def g_step(state: GANState, batch_size: int, cfg: Config, noise_std: float) -> dict | None:
+    """One G update through a frozen D; None if the loss is not finite."""
+    loss = LOSSES[cfg.loss.name]
+    G, D = state.G, state.D
+    D.requires_grad_(False)
+    try:
+        fake = G(latent(batch_size, G.z_dim, state.rng).to(state.device))
+        fake_logits = D(_with_noise(fake, noise_std, state.rng))
+        g_loss = loss.g(fake_logits)
+        if not torch.isfinite(g_loss):
+            return None
+        state.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+    finally:
+        D.requires_grad_(True)
+    grads = [p.grad for p in G.parameters() if p.grad is not None]
+    grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    state.opt_g.step()
+    return {"g_loss": g_loss.detach(), "g_grad_norm": grad_norm,
+            "d_gen": _probe(fake_logits.detach(), loss)}
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+
+def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
+    tensors = checkpoint.flatten_module("G", state.G) | checkpoint.flatten_module("D", state.D)
+    if state.G_ema is not None:
+        tensors |= checkpoint.flatten_module("G_ema", state.G_ema)
+    opt_g, plain_g = checkpoint.flatten_optimizer("opt_g", state.opt_g)
+    opt_d, plain_d = checkpoint.flatten_optimizer("opt_d", state.opt_d)
+    rngs = {f"rng.{k}": v for k, v in device_lib.rng_states().items()}
+    tensors |= opt_g | opt_d | rngs | {"rng.loop": state.rng.get_state()}
+    meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d}
+    return tensors, meta
+
+
+def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
+    checkpoint.unflatten_module("G", tensors, state.G, where)
+    checkpoint.unflatten_module("D", tensors, state.D, where)
+    if state.G_ema is not None:
+        checkpoint.unflatten_module("G_ema", tensors, state.G_ema, where)
+    checkpoint.unflatten_optimizer("opt_g", tensors, meta["opt_g"], state.opt_g, where)
+    checkpoint.unflatten_optimizer("opt_d", tensors, meta["opt_d"], state.opt_d, where)
+    device_lib.set_rng_states({k[4:]: v for k, v in tensors.items()
+                               if k.startswith("rng.") and k != "rng.loop"})
+    state.rng.set_state(tensors["rng.loop"])
+    state.step = int(meta["step"])
+
+
+def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
+    tensors, meta = state_tensors(state, cfg)
+    try:
+        return checkpoint.save(Path(run_dir) / "checkpoints", state.step, tensors, meta,
+                               cfg.train.keep_checkpoints)
+    except GankitError as e:
+        raise DivergenceError(f"{e}; the last good checkpoint is kept") from None
+
+
+class _StopFlag:
+    """Ctrl-C ends the loop after the current step, with a checkpoint, instead of mid-update."""
+
+    def __init__(self):
+        self.set = False
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, *_):
+        if self.set:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+# --- the loop ----------------------------------------------------------------------------------
+
+
+def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | None = None,
+        progress: bool = True) -> GANState:
+    """Train per `cfg` into `run_dir`; with `resume`, continue its newest checkpoint exactly.
+
+    `until` stops (with a checkpoint) after that many G steps, to be resumed later.
+    """
+    t, run_dir = cfg.train, Path(run_dir)
+    from gankit import viz  # matplotlib is imported only when a run starts
+
+    # Set up the run folder, the data and the two players.
+    run_lib.prepare(run_dir, cfg, resume)
+    device = device_lib.resolve(t.device)
+    data = build_data(cfg.data.kind, cfg.data.options)
+    state = build_state(cfg, data, device)
+    log = JsonLines(run_dir / "metrics.jsonl")
+    if resume:
+        tensors, meta = checkpoint.load(run_dir / "checkpoints")
+        load_state(state, tensors, meta, str(run_dir / "checkpoints"))
+        log.truncate_after(state.step)
+    end = min(t.steps, until) if until is not None else t.steps
+    stats, bad, started = Stats(), 0, time.time()
+    bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
+               desc=cfg.data.kind)
+
+    with _StopFlag() as stop:
+        while state.step < end and not stop.set:
+            step = state.step
+            noise_std = t.instance_noise * (1 - step / t.steps)
+
+            # Train D: n_critic steps (plus the pretraining steps before the first G step).
+            ok = True
+            for _ in range(t.n_critic + (t.d_pretrain if step == 0 else 0)):
+                real = data.sample(t.batch_size, state.rng).to(device)
+                out = d_step(state, real, cfg, noise_std)
+                ok = ok and out is not None
+                for k, v in (out or {}).items():
+                    stats.report(k, v)
+
+            # Train G through the frozen D.
+            out = g_step(state, t.batch_size, cfg, noise_std)
+            ok = ok and out is not None
+            for k, v in (out or {}).items():
+                stats.report(k, v)
+
+            # Update G_ema.
+            if state.G_ema is not None:
+                ema_update(state.G_ema, state.G, t.ema)
+
+            # Stop a diverging run instead of hiding it.
+            bad = 0 if ok else bad + 1
+            if bad >= t.max_bad_steps:
+                last = checkpoint.list_steps(run_dir / "checkpoints")
+                kept = f"step {last[-1]}" if last else "none"
+                raise DivergenceError(
+                    f"step {step}: the loss was NaN/Inf for {bad} steps in a row, so training "
+                    f"stopped (last good checkpoint: {kept}); try lower learning rates, a "
+                    "gradient penalty (loss.penalty=r1) or another loss")
+            state.step = step + 1
+            bar.update(1)
+
+            # Log, evaluate, draw, checkpoint.
+            done = state.step == end or stop.set
+            if state.step % t.log_every == 0 or done:
+                record = {"step": state.step, **stats.flush(), "time": time.time() - started}
+                if t.eval_every and (state.step % t.eval_every == 0 or state.step == t.steps):
+                    scores = evaluate(state.G_eval, data, device=device)
+                    record |= {f"eval/{k}": v for k, v in scores.items()}
+                log.append(record)
+                bar.set_postfix({k: f"{record[k]:.3g}" for k in
+                                 ("d_loss", "g_loss", "d_real", "d_fake") if k in record})
+            if (t.picture_every and state.step % t.picture_every == 0) or done:
+                viz.save_pictures(state, data, cfg, run_dir)
+            if state.step % t.checkpoint_every == 0 or done:
+                save_checkpoint(state, cfg, run_dir)
+    bar.close()
+    return state

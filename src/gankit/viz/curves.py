@@ -1,0 +1,28 @@
+"""Loss curves and D's verdicts over training, read from metrics.jsonl."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+
+def curves_figure(records: list[dict], prob: bool = True) -> Figure:
+    fig = Figure(figsize=(10, 3.6), dpi=100)
+    ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    rows = [r for r in records if "d_loss" in r]
+    steps = [r["step"] for r in rows]
+    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
+        ax1.plot(steps, [float(r.get(key, "nan")) for r in rows], label=label)
+    ax1.set_xlabel("step")
+    ax1.set_title("losses")
+    ax1.legend()
+    what = "D" if prob else "critic"
+    for key, label in (("d_real", f"{what}(x) on real"), ("d_fake", f"{what}(G(z)) in D step")):
+        ax2.plot(steps, [float(r.get(key, "nan")) for r in rows], label=label)
+    if prob:
+        ax2.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax2.set_ylim(-0.02, 1.02)
+    ax2.set_xlabel("step")
+    ax2.set_title(f"what {what} says")
+    ax2.legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,110 @@
+"""Pictures of a toy world: real vs generated samples, with what D thinks of each place.
+
+2-D: points over the discriminator's heat map (GAN Lab style). 1-D: histograms with D(x) over them.
+More dimensions: one histogram per coordinate. D is evaluated in eval mode, so drawing a picture
+never changes the training state (spectral norm's power iteration runs only in train mode).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from gankit.losses import LOSSES
+from gankit.sampling import generate
+
+REAL, FAKE = "#1f77b4", "#ff7f0e"
+
+
+@torch.no_grad()
+def d_surface(D, points_model: torch.Tensor, prob: bool, device) -> np.ndarray:
+    """D at each point (N, dim) -> (N,); with packing, each point fills the whole pack."""
+    was = D.training
+    D.eval()
+    try:
+        x = points_model.to(device).repeat_interleave(D.pack, 0)
+        out = torch.cat([D(c) for c in x.split(40_000 * D.pack)]).cpu()
+    finally:
+        D.train(was)
+    return (torch.sigmoid(out) if prob else out).numpy()
+
+
+def world_figure(state, data, cfg, n: int = 2000, seed: int = 7) -> Figure:
+    prob = LOSSES[cfg.loss.name].prob
+    fake = data.to_data(generate(state.G_eval, n, seed, state.device)).numpy()
+    real = data.reference(n, seed=seed)
+    title = f"step {state.step} — {cfg.data.kind}, loss {cfg.loss.name}"
+    label = "D(x)" if prob else "critic score"
+    if data.dim == 1:
+        return _figure_1d(state, data, real, fake, prob, label, title)
+    if data.dim == 2:
+        return _figure_2d(state, data, real, fake, prob, label, title)
+    return _figure_nd(real, fake, title)
+
+
+def _figure_1d(state, data, real, fake, prob, label, title) -> Figure:
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot()
+    lo, hi = np.percentile(np.concatenate([real, fake]), [0.5, 99.5])
+    pad = 0.1 * (hi - lo + 1e-9)
+    bins = np.linspace(lo - pad, hi + pad, 80)
+    ax.hist(real.ravel(), bins, density=True, alpha=0.5, color=REAL, label="real")
+    ax.hist(fake.ravel(), bins, density=True, alpha=0.5, color=FAKE, label="generated")
+    xs = torch.linspace(bins[0], bins[-1], 400)[:, None]
+    d = d_surface(state.D, data.to_model(xs), prob, state.device)
+    ax2 = ax.twinx()
+    ax2.plot(xs.numpy().ravel(), d, color="k", lw=1.5, label=label)
+    ax2.set_ylabel(label)
+    if prob:
+        ax2.set_ylim(0, 1)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.legend(loc="upper left")
+    ax2.legend(loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
+    fig = Figure(figsize=(6, 5.2), dpi=100)
+    ax = fig.add_subplot()
+    both = np.concatenate([real, np.clip(fake, real.min(0) - 3 * real.std(0),
+                                         real.max(0) + 3 * real.std(0))])
+    lo, hi = both.min(0), both.max(0)
+    pad = 0.1 * (hi - lo).max() + 1e-6
+    gx = np.linspace(lo[0] - pad, hi[0] + pad, 160)
+    gy = np.linspace(lo[1] - pad, hi[1] + pad, 160)
+    mesh = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2).astype(np.float32)
+    d = d_surface(state.D, data.to_model(torch.from_numpy(mesh)), prob, state.device)
+    kwargs = {"vmin": 0, "vmax": 1} if prob else {}
+    im = ax.pcolormesh(gx, gy, d.reshape(len(gy), len(gx)), cmap="RdBu", shading="auto",
+                       alpha=0.8, **kwargs)
+    fig.colorbar(im, ax=ax, label=label)
+    ax.scatter(real[:, 0], real[:, 1], s=3, c=REAL, label="real", edgecolors="none")
+    ax.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE, label="generated", edgecolors="none")
+    ax.set_xlim(gx[0], gx[-1])
+    ax.set_ylim(gy[0], gy[-1])
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", markerscale=4)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _figure_nd(real, fake, title) -> Figure:
+    dim = real.shape[1]
+    fig = Figure(figsize=(2.4 * dim, 2.6), dpi=100)
+    for i in range(dim):
+        ax = fig.add_subplot(1, dim, i + 1)
+        lo, hi = np.percentile(np.concatenate([real[:, i], fake[:, i]]), [0.5, 99.5])
+        bins = np.linspace(lo, hi + 1e-9, 50)
+        ax.hist(real[:, i], bins, density=True, alpha=0.5, color=REAL, label="real")
+        ax.hist(fake[:, i], bins, density=True, alpha=0.5, color=FAKE, label="generated")
+        ax.set_title(f"x{i + 1}", fontsize=9)
+        ax.set_yticks([])
+    fig.axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
