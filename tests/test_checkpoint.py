@@ -1,0 +1,133 @@
+"""Checkpoints: atomic, verified, pickle-free, and resume equals never stopping."""
+
+import json
+import multiprocessing as mp
+import os
+import signal
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gankit import checkpoint
+from gankit.errors import GankitError
+from gankit.train import fit
+
+
+def weights(run_dir):
+    tensors, meta = checkpoint.load(run_dir / "checkpoints")
+    return tensors, meta
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["train.ema=0.9", "loss.name=wasserstein", "loss.penalty=gradient_penalty",
+     "train.n_critic=2", "train.instance_noise=0.1", "discriminator.spectral_norm=true",
+     "generator.norm=batch", "train.d_pretrain=3"],
+])
+def test_resume_equals_an_uninterrupted_run_bit_for_bit(tiny, tmp_path, extra):
+    cfg = tiny("ring", "train.steps=20", "train.checkpoint_every=7", *extra)
+    fit(cfg, tmp_path / "straight", progress=False)
+    fit(cfg, tmp_path / "split", until=10, progress=False)
+    _, meta = weights(tmp_path / "split")
+    assert meta["step"] == 10
+    fit(cfg, tmp_path / "split", resume=True, progress=False)
+    a, meta_a = weights(tmp_path / "straight")
+    b, meta_b = weights(tmp_path / "split")
+    assert meta_a["step"] == meta_b["step"] == 20
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    logs = [[{k: v for k, v in json.loads(line).items() if k != "time"}
+             for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+            for run in ("straight", "split")]
+    at_log_steps = [[r for r in log if r["step"] % 5 == 0] for log in logs]
+    assert at_log_steps[0] == at_log_steps[1]
+
+
+def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path):
+    fit(tiny("ring", "train.steps=20", "train.checkpoint_every=4", "train.keep_checkpoints=2",
+             "train.ema=0.5"), tmp_path, progress=False)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step_00000016.json", "step_00000016.safetensors",
+                     "step_00000020.json", "step_00000020.safetensors"]
+    meta = json.loads((tmp_path / "checkpoints" / "step_00000020.json").read_text())
+    assert meta["step"] == 20 and meta["config"]["train"]["steps"] == 20
+    tensors = load_file(str(tmp_path / "checkpoints" / "step_00000020.safetensors"))
+    prefixes = {k.split(".")[0] for k in tensors}
+    assert prefixes == {"G", "D", "G_ema", "opt_g", "opt_d", "rng"}
+
+
+def test_truncated_or_corrupt_checkpoint_is_a_clear_error(tiny, tmp_path):
+    fit(tiny("ring", "train.steps=5", "train.checkpoint_every=5"), tmp_path, progress=False)
+    st = tmp_path / "checkpoints" / "step_00000005.safetensors"
+    data = st.read_bytes()
+    st.write_bytes(data[: len(data) // 2])
+    with pytest.raises(GankitError, match="step_00000005.safetensors.*truncated or corrupt"):
+        fit(tiny("ring", "train.steps=5", "train.checkpoint_every=5"), tmp_path, resume=True,
+            progress=False)
+    js = st.with_suffix(".json")
+    js.write_text("{not json")
+    with pytest.raises(GankitError, match="step_00000005.json.*corrupt"):
+        checkpoint.load(tmp_path / "checkpoints")
+
+
+def test_resume_with_a_changed_config_names_the_keys(tiny, tmp_path):
+    fit(tiny("ring", "train.steps=5"), tmp_path, progress=False)
+    with pytest.raises(GankitError, match="differs .* in loss.name, train.lr_d"):
+        fit(tiny("ring", "train.steps=5", "train.lr_d=0.1", "loss.name=hinge"), tmp_path,
+            resume=True, progress=False)
+
+
+def test_resume_of_a_missing_run_is_an_error_not_a_fresh_start(tiny, tmp_path):
+    with pytest.raises(GankitError, match="does not exist"):
+        fit(tiny("ring"), tmp_path / "nope", resume=True, progress=False)
+    assert not (tmp_path / "nope").exists()
+    fit(tiny("ring", "train.steps=5"), tmp_path / "done", progress=False)
+    with pytest.raises(GankitError, match="already holds a run"):
+        fit(tiny("ring", "train.steps=5"), tmp_path / "done", progress=False)
+
+
+def test_config_toml_is_written_before_step_zero(tiny, tmp_path, monkeypatch):
+    import gankit.train as train
+
+    seen = []
+    real = train.d_step
+    monkeypatch.setattr(train, "d_step",
+                        lambda *a: seen.append((tmp_path / "config.toml").is_file()) or real(*a))
+    fit(tiny("ring", "train.steps=2"), tmp_path, progress=False)
+    assert seen and all(seen)
+
+
+def _save_forever(folder):
+    big = {"x": torch.zeros(4_000_000)}
+    step = 1
+    while True:
+        checkpoint.save(folder, step, big, {}, keep=2)
+        step += 1
+
+
+def test_kill_mid_save_leaves_a_loadable_checkpoint(tmp_path):
+    folder = tmp_path / "ck"
+    checkpoint.save(folder, 0, {"x": torch.ones(3)}, {}, keep=2)
+    proc = mp.get_context("fork").Process(target=_save_forever, args=(folder,))
+    proc.start()
+    for _ in range(200):  # wait until it is busy writing (a temp file exists)
+        if any(p.name.endswith(".tmp") for p in folder.iterdir()):
+            break
+        os.sched_yield()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    tensors, meta = checkpoint.load(folder)  # the newest complete one
+    assert meta["step"] == checkpoint.list_steps(folder)[-1]
+    checkpoint.save(folder, 10**6, {"x": torch.ones(1)}, {}, keep=2)
+    assert not any(p.name.endswith(".tmp") for p in folder.iterdir())  # stale temps removed
+
+
+def test_loading_never_unpickles(tmp_path):
+    # A pickle disguised as a checkpoint is rejected by its hash and safetensors' parser.
+    folder = tmp_path / "ck"
+    checkpoint.save(folder, 1, {"x": torch.ones(3)}, {}, keep=1)
+    torch.save({"x": torch.ones(3)}, folder / "step_00000001.safetensors")
+    with pytest.raises(GankitError, match="truncated or corrupt"):
+        checkpoint.load(folder)

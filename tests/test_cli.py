@@ -1,0 +1,83 @@
+"""The command line end to end on tiny settings."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gankit.cli import main
+
+from .conftest import TINY
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def test_presets_lists_one_line_each():
+    code, out = run("presets")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert {line.split()[0] for line in lines} >= {"ring", "grid", "gaussian1d", "sequence"}
+    assert all(len(line.split()) > 2 for line in lines)
+
+
+def test_train_sample_eval(tmp_path):
+    out = tmp_path / "run"
+    code, text = run("train", "ring", *TINY, "--out", out, "--seed", 3, "--quiet")
+    assert code == 0, text
+    assert (out / "config.toml").read_text().count("seed = 3") == 1
+    assert (out / "pictures" / "world.png").is_file() and (out / "pictures" / "curves.png").is_file()
+
+    code, text = run("sample", out, "-n", 123, "--seed", 1, "--out", tmp_path / "s.npy")
+    assert code == 0, text
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (123, 2) and x.dtype == np.float32
+    run("sample", out, "-n", 123, "--seed", 1, "--out", tmp_path / "t.npy")
+    assert np.array_equal(x, np.load(tmp_path / "t.npy"))  # same seed, same samples
+
+    code, text = run("eval", out)
+    assert code == 0, text
+    printed = json.loads(text)
+    assert printed["n"] == 2500 and printed["step"] == 20
+    assert {"modes", "high_quality", "reverse_kl"} <= printed.keys()
+    run("eval", out, "-n", 100)
+    lines = (out / "eval.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["n"] == 100
+
+
+def test_resume_from_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    code, _ = run("train", "ring", *TINY, "train.steps=10", "--out", out, "--until", 4, "--quiet")
+    assert code == 0
+    code, text = run("train", "--resume", "--out", out, "--quiet")
+    assert code == 0, text
+    assert json.loads((out / "checkpoints" / "step_00000010.json").read_text())["step"] == 10
+
+
+@pytest.mark.parametrize("args,match", [
+    (["train", "rign"], "did you mean ring"),
+    (["train", "ring", "train.stepz=3"], "did you mean steps"),
+    (["train", "ring", "train.steps=lots"], "train.steps must be int"),
+    (["train", "--resume", "--out", "nowhere"], "config.toml"),
+    (["eval", "nowhere"], "no checkpoint in 'nowhere"),
+])
+def test_bad_input_exits_2_with_one_line(args, match, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, text = run(*args)
+    assert code == 2
+    assert match in text and len(text.strip().splitlines()) == 1
+
+
+def test_console_script_runs(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gankit", "train", "gaussian1d", *TINY,
+                           "--out", str(tmp_path / "g"), "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "gankit", "train", "nope"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown preset 'nope'" in proc.stderr

@@ -1,0 +1,90 @@
+"""Toy worlds: shapes, the published layouts, model space, and the user's own points."""
+
+import numpy as np
+import pytest
+import torch
+
+from gankit.data import DATASETS, build
+from gankit.errors import GankitError
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("kind,dim", [("gaussian1d", 1), ("mixture1d", 1), ("ring", 2),
+                                      ("grid", 2), ("sequence", 5)])
+def test_every_world_draws_reproducible_batches_in_model_space(kind, dim):
+    data = build(kind, {})
+    a, b = data.sample(64, gen(1)), data.sample(64, gen(1))
+    assert a.shape == (64, dim) and a.dtype == torch.float32 and torch.equal(a, b)
+    x = data.draw(64, gen(2))
+    assert torch.allclose(data.to_data(data.to_model(x)), x, atol=1e-5)
+    # model space is roughly standardised, so one learning rate suits every world
+    assert data.sample(4000, gen(3)).std(0).max() < 3
+
+
+def test_ring_and_grid_are_pacgans():
+    ring = build("ring", {})
+    assert np.allclose(np.linalg.norm(ring.means, axis=1), 1) and len(ring.means) == 8
+    assert np.allclose(ring.means[2], [0, 1], atol=1e-12) and ring.stds[0] == 0.01
+    grid = build("grid", {})
+    assert sorted(set(grid.means[:, 0])) == [-4, -2, 0, 2, 4] and len(grid.means) == 25
+    assert grid.stds[0] == 0.05
+
+
+def test_gaussian_parameters_are_honoured():
+    x = build("gaussian1d", {"mean": -2.0, "std": 0.5}).draw(20_000, gen()).numpy()
+    assert x.mean() == pytest.approx(-2, abs=0.02) and x.std() == pytest.approx(0.5, abs=0.01)
+
+
+def test_sequence_rows_follow_the_rule():
+    x = build("sequence", {}).draw(1000, gen()).numpy()
+    assert np.allclose(x[:, 3], x[:, 2] + 1) and np.allclose(x[:, 4], x[:, 2] + 2)
+    assert x[:, :3].min() >= 0 and x[:, :3].max() <= 10
+
+
+def test_points_from_csv_with_header_and_npy(tmp_path):
+    pts = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    csv = tmp_path / "p.csv"
+    csv.write_text("x,y,z\n" + "\n".join(",".join(map(str, r)) for r in pts))
+    npy = tmp_path / "p.npy"
+    np.save(npy, pts)
+    for path in (csv, npy):
+        data = build("points", {"path": str(path)})
+        assert data.dim == 3
+        assert np.allclose(data.points.numpy(), pts, atol=1e-6)
+        batch = data.draw(200, gen()).numpy()
+        # every drawn row is one of the user's rows
+        assert all(np.isclose(pts, r, atol=1e-6).all(1).any() for r in batch)
+    one_d = tmp_path / "one.npy"
+    np.save(one_d, np.arange(10.0))
+    assert build("points", {"path": str(one_d)}).dim == 1
+
+
+@pytest.mark.parametrize("content,match", [
+    (None, "no such file"),
+    ("1,2\n3,x\n", "cannot read numbers"),
+    ("1,2\n", "at least 2 points"),
+    ("1,2\nnan,3\n4,5\n", "NaN or Inf"),
+])
+def test_bad_points_files_are_clear_errors(tmp_path, content, match):
+    path = tmp_path / "bad.csv"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(GankitError, match=match) as e:
+        build("points", {"path": str(path)})
+    assert str(path) in str(e.value)
+
+
+def test_pickled_npy_is_refused(tmp_path):
+    path = tmp_path / "obj.npy"
+    np.save(path, np.array([{"a": 1}, {"b": 2}], dtype=object), allow_pickle=True)
+    with pytest.raises(GankitError, match="obj.npy"):
+        build("points", {"path": str(path)})
+
+
+def test_unknown_world_suggests_the_closest():
+    with pytest.raises(GankitError, match="did you mean ring"):
+        build("rign", {})
+    assert set(DATASETS) >= {"gaussian1d", "mixture1d", "ring", "grid", "sequence", "points"}

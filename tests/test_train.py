@@ -1,0 +1,166 @@
+"""The game's rules: what each step may change, and the stabilisers doing what they say."""
+
+import copy
+
+import pytest
+import torch
+
+from gankit.data import build
+from gankit.errors import DivergenceError
+from gankit.losses import LOSSES, GANLoss
+from gankit.train import build_state, d_step, fit, g_step
+
+
+def setup(tiny, *overrides):
+    cfg = tiny("ring", *overrides)
+    data = build(cfg.data.kind, cfg.data.options)
+    return cfg, data, build_state(cfg, data, torch.device("cpu"))
+
+
+def params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_g_step_never_changes_d_nor_leaves_gradients_on_it(tiny):
+    cfg, data, st = setup(tiny)
+    d_step(st, data.sample(32, st.rng), cfg, 0.0)  # D has Adam state and maybe grads
+    st.opt_d.zero_grad(set_to_none=True)
+    before_d, before_g = params(st.D), params(st.G)
+    out = g_step(st, 32, cfg, 0.0)
+    assert same(before_d, params(st.D))
+    assert all(p.grad is None for p in st.D.parameters())
+    assert all(p.requires_grad for p in st.D.parameters())  # unfrozen again afterwards
+    assert not same(before_g, params(st.G))
+    assert out["g_grad_norm"] > 0
+
+
+def test_d_step_changes_only_d_and_sees_detached_fakes(tiny):
+    cfg, data, st = setup(tiny)
+    before_g, before_d = params(st.G), params(st.D)
+    d_step(st, data.sample(32, st.rng), cfg, 0.0)
+    assert same(before_g, params(st.G))
+    assert all(p.grad is None for p in st.G.parameters())
+    assert not same(before_d, params(st.D))
+
+
+def count_d_steps(tiny, tmp_path, monkeypatch, *overrides):
+    import gankit.train as train
+
+    calls = []
+    real = train.d_step
+    monkeypatch.setattr(train, "d_step", lambda *a: calls.append(1) or real(*a))
+    fit(tiny("ring", *overrides), tmp_path, progress=False)
+    return len(calls)
+
+
+def test_n_critic_and_d_pretraining(tiny, tmp_path, monkeypatch):
+    assert count_d_steps(tiny, tmp_path / "a", monkeypatch, "train.steps=4") == 4
+    assert count_d_steps(tiny, tmp_path / "b", monkeypatch, "train.steps=4",
+                         "train.n_critic=5") == 20
+    assert count_d_steps(tiny, tmp_path / "c", monkeypatch, "train.steps=4", "train.n_critic=2",
+                         "train.d_pretrain=7") == 15
+
+
+def test_weight_clipping_bounds_every_d_parameter(tiny):
+    cfg, data, st = setup(tiny, "loss.name=wasserstein", "loss.clip=0.01", "train.lr_d=0.1")
+    for _ in range(3):
+        d_step(st, data.sample(32, st.rng), cfg, 0.0)
+    assert max(p.abs().max().item() for p in st.D.parameters()) <= 0.01
+
+
+def test_label_smoothing_changes_only_the_real_target(tiny):
+    cfg, data, st = setup(tiny, "loss.label_smoothing=0.2")
+    seen = []
+    original = LOSSES["nonsaturating"]
+
+    def spy(real, fake, target):
+        seen.append(target)
+        return original.d(real, fake, target)
+
+    LOSSES["nonsaturating"] = GANLoss(spy, original.g, True, "")
+    try:
+        d_step(st, data.sample(32, st.rng), cfg, 0.0)
+    finally:
+        LOSSES["nonsaturating"] = original
+    assert seen == [pytest.approx(0.8)]
+
+
+def test_instance_noise_blurs_d_inputs(tiny):
+    cfg, data, st = setup(tiny)
+    seen = []
+    forward = st.D.forward
+    st.D.forward = lambda x: seen.append(x.detach().clone()) or forward(x)
+    real = data.sample(32, st.rng)
+    d_step(st, real, cfg, 0.5)
+    assert (seen[0] - real).std() == pytest.approx(0.5, rel=0.3)
+    seen.clear()
+    d_step(st, real, cfg, 0.0)
+    assert torch.equal(seen[0], real)
+
+
+def test_ema_generator_trails_the_generator(tiny, tmp_path):
+    st = fit(tiny("ring", "train.ema=0.9", "train.steps=10"), tmp_path, progress=False)
+    ema, g = params(st.G_ema), params(st.G)
+    assert not same(ema, g)
+    assert st.G_eval is st.G_ema
+    assert all(not p.requires_grad for p in st.G_ema.parameters())
+
+
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
+    original = LOSSES["nonsaturating"]
+    cfg = tiny("ring", "train.steps=30", "train.checkpoint_every=10")
+    calls = {"n": 0}
+
+    def breaks_at_step_15(real, fake, target):
+        calls["n"] += 1
+        loss = original.d(real, fake, target)
+        return loss * float("nan") if calls["n"] > 15 else loss
+
+    LOSSES["nonsaturating"] = GANLoss(breaks_at_step_15, original.g, True, "")
+    try:
+        with pytest.raises(DivergenceError, match=r"step 17: .*NaN/Inf for 3 steps.*step 10"):
+            fit(cfg, tmp_path, progress=False)
+    finally:
+        LOSSES["nonsaturating"] = original
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.json")) == [
+        "step_00000010.json"]
+
+
+def test_no_checkpoint_of_non_finite_weights(tiny, tmp_path):
+    cfg, data, st = setup(tiny)
+    with torch.no_grad():
+        next(st.G.parameters()).fill_(float("inf"))
+    from gankit.train import save_checkpoint
+
+    with pytest.raises(DivergenceError, match="non-finite"):
+        save_checkpoint(st, cfg, tmp_path)
+
+
+@pytest.mark.parametrize("loss,penalty", [
+    ("minimax", "none"), ("nonsaturating", "r1"), ("wasserstein", "gradient_penalty"),
+    ("hinge", "none"), ("least_squares", "none"),
+])
+def test_every_loss_trains_end_to_end(tiny, tmp_path, loss, penalty):
+    st = fit(tiny("grid", f"loss.name={loss}", f"loss.penalty={penalty}",
+                  "discriminator.norm=layer"), tmp_path, progress=False)
+    assert st.step == 20
+    assert all(torch.isfinite(p).all() for p in st.G.parameters())
+
+
+def test_fit_learns_a_gaussian(tiny, tmp_path):
+    """A real (short) training run moves G's samples onto the target."""
+    from gankit.sampling import evaluate
+
+    cfg = tiny("gaussian1d", "train.steps=600", "train.batch_size=128", "train.lr_g=2e-3",
+               "train.lr_d=2e-3", "generator.width=32", "discriminator.width=32",
+               "train.checkpoint_every=1000")
+    data = build(cfg.data.kind, cfg.data.options)
+    st0 = build_state(cfg, data, torch.device("cpu"))
+    before = evaluate(st0.G, data)["w1_std"]
+    st = fit(cfg, tmp_path, progress=False)
+    after = evaluate(copy.deepcopy(st.G), data)["w1_std"]
+    assert after < 0.25 < before
