@@ -31,7 +31,8 @@ def test_train_sample_eval(tmp_path):
     code, text = run("train", "ring", *TINY, "--out", out, "--seed", 3, "--quiet")
     assert code == 0, text
     assert (out / "config.toml").read_text().count("seed = 3") == 1
-    assert (out / "pictures" / "world.png").is_file() and (out / "pictures" / "curves.png").is_file()
+    assert (out / "pictures" / "world.png").is_file()
+    assert (out / "pictures" / "curves.png").is_file()
 
     code, text = run("sample", out, "-n", 123, "--seed", 1, "--out", tmp_path / "s.npy")
     assert code == 0, text

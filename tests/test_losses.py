@@ -77,7 +77,8 @@ def test_minimax_gradient_vanishes_when_d_wins_but_nonsaturating_does_not():
     for name, expect_small in (("minimax", True), ("nonsaturating", False)):
         fake = torch.tensor([-10.0], requires_grad=True)
         (grad,) = torch.autograd.grad(LOSSES[name].g(fake), fake)
-        # d/dl log(1 - sigmoid(l)) = -sigmoid(l) ~ -4.5e-5 ; d/dl -log sigmoid(l) = sigmoid(l) - 1 ~ -1
+        # d/dl log(1 - sigmoid(l)) = -sigmoid(l) ~ -4.5e-5
+        # d/dl -log sigmoid(l) = sigmoid(l) - 1 ~ -1
         if expect_small:
             assert abs(grad.item()) < 1e-4
         else:

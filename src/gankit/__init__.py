@@ -1,6 +1,7 @@
 """gankit: train, see and measure Generative Adversarial Networks with PyTorch."""
 
-from gankit.config import Config, load as load_config, presets
+from gankit.config import Config, presets
+from gankit.config import load as load_config
 from gankit.errors import DivergenceError, GankitError
 from gankit.load import LoadedRun, load_run
 from gankit.sampling import evaluate, generate

@@ -56,6 +56,7 @@ class TrainConfig:
     batch_size: int = 256
     lr_g: float = 2e-4
     lr_d: float = 2e-4
+    lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at the last step
     beta1: float = 0.5
     beta2: float = 0.999
     n_critic: int = 1  # D steps per G step
@@ -123,7 +124,9 @@ def from_dict(raw: dict, where: str = "config") -> Config:
     from gankit.nets import DISCRIMINATORS, GENERATORS
 
     data = _factory_section(raw.get("data", {}), "data", "kind", DATASETS, DataConfig, where)
-    gen = _factory_section(raw.get("generator", {}), "generator", "net", GENERATORS, NetConfig, where)
+    gen = _factory_section(
+        raw.get("generator", {}), "generator", "net", GENERATORS, NetConfig, where
+    )
     disc = _factory_section(
         raw.get("discriminator", {}), "discriminator", "net", DISCRIMINATORS, NetConfig, where
     )
@@ -169,6 +172,8 @@ def validate(cfg: Config, where: str) -> None:
                           f"{cfg.loss.name!r}; use it with minimax, nonsaturating or least_squares")
     if cfg.loss.clip < 0 or cfg.loss.penalty_weight < 0:
         raise GankitError(f"{where}: loss.clip and loss.penalty_weight must be >= 0")
+    if t.lr_decay not in ("none", "linear"):
+        raise GankitError(f"{where}: train.lr_decay {t.lr_decay!r} is not one of none, linear")
     if t.device not in ("auto", "cpu") and not t.device.startswith(("cuda", "mps")):
         raise GankitError(f"{where}: train.device {t.device!r} is not one of auto, cpu, cuda, "
                           "cuda:N, mps")

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from torch import nn
 
-from gankit import checkpoint, device as device_lib
+from gankit import checkpoint
+from gankit import device as device_lib
 from gankit.config import Config, from_dict
-from gankit.data import VectorData, build as build_data
+from gankit.data import VectorData
+from gankit.data import build as build_data
 from gankit.train import build_networks
 
 

@@ -19,9 +19,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from gankit import checkpoint, device as device_lib, run as run_lib
+from gankit import checkpoint
+from gankit import device as device_lib
+from gankit import run as run_lib
 from gankit.config import Config
-from gankit.data import VectorData, build as build_data
+from gankit.data import VectorData
+from gankit.data import build as build_data
 from gankit.ema import ema_update
 from gankit.errors import DivergenceError, GankitError
 from gankit.losses import LOSSES, GANLoss
@@ -59,8 +62,10 @@ def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState
     torch.manual_seed(t.seed)  # network initialisation
     G, D = (net.to(device) for net in build_networks(cfg, data.dim))
     G_ema = copy.deepcopy(G).requires_grad_(False) if t.ema > 0 else None
-    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
+    # fused Adam: one kernel per step instead of a dozen small ops per tensor (CPU and CUDA)
+    fused = device.type in ("cpu", "cuda")
+    opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), fused=fused)
     rng = torch.Generator().manual_seed(t.seed)
     return GANState(G, D, G_ema, opt_g, opt_d, rng, device)
 
@@ -214,6 +219,10 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         while state.step < end and not stop.set:
             step = state.step
             noise_std = t.instance_noise * (1 - step / t.steps)
+            if t.lr_decay == "linear":  # a pure function of the step, so resume needs no state
+                for opt, lr in ((state.opt_g, t.lr_g), (state.opt_d, t.lr_d)):
+                    for group in opt.param_groups:
+                        group["lr"] = lr * (1 - step / t.steps)
 
             # Train D: n_critic steps (plus the pretraining steps before the first G step).
             ok = True

@@ -52,7 +52,8 @@ class Mixture(VectorData):
         if (stds <= 0).any():
             raise GankitError(f"data.std must be > 0, got {stds}")
         self.means, self.stds, self.weights = means, stds, weights / weights.sum()
-        spread = float(np.sqrt(np.mean(np.sum((means - means.mean(0)) ** 2, 1)) / dim + stds.mean() ** 2))
+        centred = np.sum((means - means.mean(0)) ** 2, 1)
+        spread = float(np.sqrt(np.mean(centred) / dim + stds.mean() ** 2))
         super().__init__(dim, means.mean(0) if dim == 1 else 0.0, spread if dim == 1 else 1.0)
 
     def draw(self, n, generator):

@@ -1,4 +1,7 @@
-"""Multi-layer perceptrons for vector data: z (B, z_dim) -> x (B, dim) and x (B, dim) -> logit (B/pack,)."""
+"""Multi-layer perceptrons for vector data.
+
+G: z (B, z_dim) -> x (B, dim).  D: x (B, dim) -> logits (B / pack,).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,136 @@
+"""Train the toy presets over several seeds on the CPU and compare with PacGAN's Table 1.
+
+    python benchmarks/toy.py                      # default presets, 5 seeds each, + loss rows
+    python benchmarks/toy.py --presets ring --seeds 2 --no-losses
+
+Each run is a normal `fit` into a temporary run folder; its wall time covers the whole of `fit`
+(set-up, training, pictures, checkpoints). Scores use each world's protocol (PacGAN's 2,500
+samples for mixtures, 10,000 otherwise). Raw rows are appended to benchmarks/results/toy.jsonl and
+a Markdown table is printed for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit import config, evaluate, fit
+from gankit.data import build
+
+# Every seed must meet every target (the issue's bar), within the wall-time budget.
+TARGETS = {
+    "ring": {"modes": (">=", 8), "high_quality": (">=", 0.97), "reverse_kl": ("<=", 0.02)},
+    "grid": {"modes": (">=", 25), "high_quality": (">=", 0.95), "reverse_kl": ("<=", 0.03)},
+    "sequence": {"valid": (">=", 0.99), "ks_a": ("<=", 0.05), "ks_b": ("<=", 0.05),
+                 "ks_c": ("<=", 0.05)},
+    "gaussian1d": {"w1_std": ("<=", 0.05)},
+}
+BUDGET_S = 120
+PACGAN = {  # Lin et al. 2018, Table 1, mean of 10 runs: modes, high quality, reverse KL
+    "ring": "GAN 6.3 / 98.2% / 0.45; PacGAN4 7.8 / 95.9% / 0.07",
+    "grid": "GAN 17.3 / 94.8% / 0.70; PacGAN4 24.8 / 93.6% / 0.04",
+}
+LOSS_OVERRIDES = {
+    "minimax": ["loss.name=minimax"],
+    "nonsaturating": ["loss.name=nonsaturating"],
+    "wasserstein+gp": ["loss.name=wasserstein", "loss.penalty=gradient_penalty"],
+    "hinge": ["loss.name=hinge"],
+    "least_squares": ["loss.name=least_squares"],
+}
+
+
+def one_run(preset: str, seed: int, overrides: list[str]) -> dict:
+    cfg = config.load(preset, [*overrides, f"train.seed={seed}"])
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        state = fit(cfg, tmp, progress=False)
+        wall = time.perf_counter() - start
+    data = build(cfg.data.kind, cfg.data.options)
+    scores = evaluate(state.G_eval, data)
+    return {"preset": preset, "seed": seed, "overrides": overrides, "wall_s": round(wall, 1),
+            "steps": cfg.train.steps, **scores}
+
+
+def meets(row: dict) -> bool:
+    ok = row["wall_s"] <= BUDGET_S
+    for key, (op, bound) in TARGETS.get(row["preset"], {}).items():
+        ok &= row[key] >= bound if op == ">=" else row[key] <= bound
+    return bool(ok)
+
+
+def summary(rows: list[dict], keys: list[str]) -> str:
+    parts = []
+    for k in keys:
+        v = np.array([r[k] for r in rows], dtype=float)
+        pct = k in ("high_quality", "valid")
+        fmt = (lambda x: f"{100 * x:.1f}%") if pct else (lambda x: f"{x:.3g}")
+        parts.append(f"{fmt(v.mean())} ({fmt(v.min())}–{fmt(v.max())})")
+    return " | ".join(parts)
+
+
+METRIC_KEYS = {
+    "ring": ["modes", "high_quality", "reverse_kl"],
+    "grid": ["modes", "high_quality", "reverse_kl"],
+    "sequence": ["valid", "ks_a", "ks_b", "ks_c"],
+    "gaussian1d": ["w1_std", "ks"],
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--presets", default="ring,grid,sequence,gaussian1d")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--loss-seeds", type=int, default=1)
+    ap.add_argument("--no-losses", action="store_true")
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "toy.jsonl"))
+    args = ap.parse_args()
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    stamp = time.strftime("%Y-%m-%d")
+    rows = []
+
+    def record(row):
+        row |= {"date": stamp, "machine": machine, "torch": torch.__version__}
+        rows.append(row)
+        with open(args.out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+
+    presets = args.presets.split(",")
+    for preset in presets:
+        for seed in range(args.seeds):
+            record(one_run(preset, seed, []) | {"group": "default"})
+    if not args.no_losses:
+        for preset in [p for p in ("ring", "grid") if p in presets]:
+            for name, overrides in LOSS_OVERRIDES.items():
+                for seed in range(args.loss_seeds):
+                    record(one_run(preset, seed, overrides) | {"group": f"loss:{name}"})
+
+    print(f"\n### Default presets, {args.seeds} seeds, mean (min–max); {machine}, {stamp}\n")
+    for preset in presets:
+        mine = [r for r in rows if r["preset"] == preset and r["group"] == "default"]
+        keys = METRIC_KEYS[preset]
+        print(f"| {preset} | " + " | ".join(keys) + " | max wall s | seeds meeting target |")
+        print("|---" * (len(keys) + 3) + "|")
+        print(f"| gankit | {summary(mine, keys)} | {max(r['wall_s'] for r in mine)} | "
+              f"{sum(map(meets, mine))}/{len(mine)} |")
+        if preset in PACGAN:
+            print(f"| PacGAN Table 1 | {PACGAN[preset]} | | |")
+        print()
+    loss_rows = [r for r in rows if r["group"].startswith("loss:")]
+    if loss_rows:
+        print("| world | loss | modes | high quality | reverse KL | wall s |")
+        print("|---|---|---|---|---|---|")
+        for r in loss_rows:
+            print(f"| {r['preset']} | {r['group'][5:]} (seed {r['seed']}) | {r['modes']} | "
+                  f"{100 * r['high_quality']:.1f}% | {r['reverse_kl']:.3g} | {r['wall_s']} |")
+
+
+if __name__ == "__main__":
+    main()
