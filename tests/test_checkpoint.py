@@ -55,7 +55,7 @@ def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path
     assert meta["step"] == 20 and meta["config"]["train"]["steps"] == 20
     tensors = load_file(str(tmp_path / "checkpoints" / "step_00000020.safetensors"))
     prefixes = {k.split(".")[0] for k in tensors}
-    assert prefixes == {"G", "D", "G_ema", "opt_g", "opt_d", "rng"}
+    assert prefixes == {"G", "D", "G_ema", "opt_g", "opt_d", "rng", "data"}
 
 
 def test_truncated_or_corrupt_checkpoint_is_a_clear_error(tiny, tmp_path):

@@ -82,3 +82,25 @@ def test_console_script_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gankit", "train", "nope"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "unknown preset 'nope'" in proc.stderr
+
+
+def test_points_run_samples_without_its_file_and_refuses_changed_data(tmp_path):
+    pts = tmp_path / "pts.csv"
+    rng = np.random.default_rng(0)
+    pts.write_text("\n".join(f"{a},{b}" for a, b in rng.normal(5, 2, size=(200, 2))))
+    out = tmp_path / "run"
+    code, text = run("train", "points", f"data.path={pts}", *TINY, "--out", out, "--until", 10,
+                     "--quiet")
+    assert code == 0, text
+    code, text = run("eval", out)
+    assert code == 0 and "sliced_w1" in text
+    pts.write_text("\n".join(f"{a},{b}" for a, b in rng.normal(0, 1, size=(200, 2))))
+    code, text = run("train", "--resume", "--out", out, "--quiet")
+    assert code == 2 and "data's mean and scale differ" in text
+    pts.unlink()
+    code, text = run("sample", out, "-n", 500, "--out", tmp_path / "s.npy")
+    assert code == 0, text
+    x = np.load(tmp_path / "s.npy")
+    assert abs(x.mean() - 5) < 3  # in data units, around the data's mean of 5
+    code, text = run("eval", out)
+    assert code == 2 and "pts.csv" in text

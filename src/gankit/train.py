@@ -33,6 +33,9 @@ from gankit.penalties import PENALTIES
 from gankit.sampling import evaluate, latent
 from gankit.stats import JsonLines, Stats
 
+# progress-bar labels of the reported statistics
+BAR = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))"}
+
 
 @dataclass
 class GANState:
@@ -43,6 +46,8 @@ class GANState:
     opt_d: torch.optim.Optimizer
     rng: torch.Generator  # CPU: data, noise, penalties
     device: torch.device
+    data_shift: torch.Tensor  # (dim,): data = model * scale + shift
+    data_scale: torch.Tensor
     step: int = 0  # completed G steps
 
     @property
@@ -67,7 +72,7 @@ def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState
     opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=fused)
     opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), fused=fused)
     rng = torch.Generator().manual_seed(t.seed)
-    return GANState(G, D, G_ema, opt_g, opt_d, rng, device)
+    return GANState(G, D, G_ema, opt_g, opt_d, rng, device, data.shift, data.scale)
 
 
 def _with_noise(x: torch.Tensor, std: float, rng: torch.Generator) -> torch.Tensor:
@@ -140,6 +145,8 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
     opt_d, plain_d = checkpoint.flatten_optimizer("opt_d", state.opt_d)
     rngs = {f"rng.{k}": v for k, v in device_lib.rng_states().items()}
     tensors |= opt_g | opt_d | rngs | {"rng.loop": state.rng.get_state()}
+    # the data's affine map, so samples can be put in data units without the data at hand
+    tensors |= {"data.shift": state.data_shift, "data.scale": state.data_scale}
     meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d}
     return tensors, meta
 
@@ -154,6 +161,11 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
     device_lib.set_rng_states({k[4:]: v for k, v in tensors.items()
                                if k.startswith("rng.") and k != "rng.loop"})
     state.rng.set_state(tensors["rng.loop"])
+    saved = (tensors.get("data.shift"), tensors.get("data.scale"))
+    if not all(s is not None and torch.equal(s, now) for s, now in
+               zip(saved, (state.data_shift, state.data_scale))):
+        raise GankitError(f"checkpoint {where}: the data's mean and scale differ from when the "
+                          "run was saved (was the data file changed?); start a new run")
     state.step = int(meta["step"])
 
 
@@ -263,8 +275,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                     scores = evaluate(state.G_eval, data, device=device)
                     record |= {f"eval/{k}": v for k, v in scores.items()}
                 log.append(record)
-                bar.set_postfix({k: f"{record[k]:.3g}" for k in
-                                 ("d_loss", "g_loss", "d_real", "d_fake") if k in record})
+                bar.set_postfix({label: f"{record[k]:.3g}" for k, label in BAR.items()
+                                 if k in record})
             if (t.picture_every and state.step % t.picture_every == 0) or done:
                 viz.save_pictures(state, data, cfg, run_dir)
             if state.step % t.checkpoint_every == 0 or done:

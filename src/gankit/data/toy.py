@@ -54,7 +54,8 @@ class Mixture(VectorData):
         self.means, self.stds, self.weights = means, stds, weights / weights.sum()
         centred = np.sum((means - means.mean(0)) ** 2, 1)
         spread = float(np.sqrt(np.mean(centred) / dim + stds.mean() ** 2))
-        super().__init__(dim, means.mean(0) if dim == 1 else 0.0, spread if dim == 1 else 1.0)
+        # One common scale for every axis keeps the layout's shape in model space.
+        super().__init__(dim, means.mean(0), spread)
 
     def draw(self, n, generator):
         idx = torch.multinomial(torch.as_tensor(self.weights), n, True, generator=generator)
