@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each if > 1")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "toy.jsonl"))
     args = ap.parse_args()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     threads = 1 if args.jobs > 1 else torch.get_num_threads()
     machine = (f"{platform.machine()}, {mp.cpu_count()} cores, {args.jobs} run(s) at once, "
                f"{threads} thread(s) each")

@@ -1,9 +1,11 @@
 """Checkpoints: atomic, verified, pickle-free, and resume equals never stopping."""
 
 import json
-import multiprocessing as mp
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -24,6 +26,9 @@ def weights(run_dir):
     ["train.ema=0.9", "loss.name=wasserstein", "loss.penalty=gradient_penalty",
      "train.n_critic=2", "train.instance_noise=0.1", "discriminator.spectral_norm=true",
      "generator.norm=batch", "train.d_pretrain=3"],
+    ["discriminator.norm=batch", "generator.norm=batch", "train.lr_decay=linear",
+     "discriminator.pack=2", "loss.name=least_squares", "loss.label_smoothing=0.1",
+     "train.eval_every=3"],
 ])
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(tiny, tmp_path, extra):
     cfg = tiny("ring", "train.steps=20", "train.checkpoint_every=7", *extra)
@@ -99,35 +104,63 @@ def test_config_toml_is_written_before_step_zero(tiny, tmp_path, monkeypatch):
     assert seen and all(seen)
 
 
-def _save_forever(folder):
-    big = {"x": torch.zeros(4_000_000)}
-    step = 1
-    while True:
-        checkpoint.save(folder, step, big, {}, keep=2)
-        step += 1
+SAVE_FOREVER = """
+import sys, torch
+from gankit import checkpoint
+big = {"x": torch.zeros(4_000_000)}
+step = 1
+while True:
+    checkpoint.save(sys.argv[1], step, big, {}, keep=2)
+    step += 1
+"""
 
 
 def test_kill_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     folder = tmp_path / "ck"
     checkpoint.save(folder, 0, {"x": torch.ones(3)}, {}, keep=2)
-    proc = mp.get_context("fork").Process(target=_save_forever, args=(folder,))
-    proc.start()
-    for _ in range(200):  # wait until it is busy writing (a temp file exists)
-        if any(p.name.endswith(".tmp") for p in folder.iterdir()):
-            break
-        os.sched_yield()
+    # a separate interpreter (forking a process that holds torch's thread pool can deadlock)
+    proc = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(folder)])
+    deadline = time.time() + 60
+    while not any(p.name.endswith(".tmp") for p in folder.iterdir()):  # busy writing
+        assert time.time() < deadline, "the saving process never wrote a temporary file"
     os.kill(proc.pid, signal.SIGKILL)
-    proc.join()
-    tensors, meta = checkpoint.load(folder)  # the newest complete one
-    assert meta["step"] == checkpoint.list_steps(folder)[-1]
+    proc.wait()
+    assert any(p.name.endswith(".tmp") for p in folder.iterdir())  # killed mid-save
+    tensors, meta = checkpoint.load(folder)  # the newest complete checkpoint loads, verified
+    assert torch.equal(tensors["x"], torch.zeros(4_000_000) if meta["step"] else torch.ones(3))
     checkpoint.save(folder, 10**6, {"x": torch.ones(1)}, {}, keep=2)
-    assert not any(p.name.endswith(".tmp") for p in folder.iterdir())  # stale temps removed
+    names = [p.name for p in folder.iterdir()]
+    assert not any(n.endswith(".tmp") for n in names)  # stale temps removed
+    assert len([n for n in names if n.endswith(".safetensors")]) == 2  # no orphans left
 
 
-def test_loading_never_unpickles(tmp_path):
-    # A pickle disguised as a checkpoint is rejected by its hash and safetensors' parser.
+def test_loading_never_unpickles(tmp_path, monkeypatch):
+    import hashlib
+    import pickle
+
     folder = tmp_path / "ck"
     checkpoint.save(folder, 1, {"x": torch.ones(3)}, {}, keep=1)
-    torch.save({"x": torch.ones(3)}, folder / "step_00000001.safetensors")
+    path = folder / "step_00000001.safetensors"
+    torch.save({"x": torch.ones(3)}, path)  # a pickle disguised as a checkpoint
     with pytest.raises(GankitError, match="truncated or corrupt"):
+        checkpoint.load(folder)  # its hash does not match
+    # with a matching hash it still reaches only safetensors' parser, never pickle
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("torch.load"))
+    with pytest.raises(GankitError, match="cannot be read"):
         checkpoint.load(folder)
+
+
+def test_incomplete_checkpoint_metadata_is_a_clear_error(tiny, tmp_path):
+    cfg = tiny("ring", "train.steps=5", "train.checkpoint_every=5")
+    fit(cfg, tmp_path, progress=False)
+    js = tmp_path / "checkpoints" / "step_00000005.json"
+    meta = json.loads(js.read_text())
+    del meta["opt_g"]
+    js.write_text(json.dumps(meta))
+    with pytest.raises(GankitError, match="lacks opt_g"):
+        fit(cfg, tmp_path, resume=True, progress=False)

@@ -104,3 +104,21 @@ def test_points_run_samples_without_its_file_and_refuses_changed_data(tmp_path):
     assert abs(x.mean() - 5) < 3  # in data units, around the data's mean of 5
     code, text = run("eval", out)
     assert code == 2 and "pts.csv" in text
+
+
+@pytest.mark.parametrize("args,match", [
+    (["train", "ring", "generator.z_dim=0"], "generator.z_dim must be >= 1"),
+    (["train", "ring", "generator.activation=rellu"], "did you mean relu"),
+    (["train", "mixture1d", "data.means=[[1, 2], [3]]"], "data.means must be"),
+])
+def test_bad_net_or_data_options_fail_before_a_run_folder_exists(args, match, tmp_path):
+    code, text = run(*args, "--out", tmp_path / "r")
+    assert code == 2 and match in text
+    assert not (tmp_path / "r").exists()
+
+
+def test_sample_into_a_missing_folder_is_a_clear_error(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "ring", *TINY, "train.steps=2", "--out", out, "--quiet")[0] == 0
+    code, text = run("sample", out, "--out", tmp_path / "nope" / "x.npy")
+    assert code == 2 and "does not exist" in text

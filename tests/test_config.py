@@ -49,6 +49,12 @@ def test_overrides_are_typed():
     ("ring", ["steps=5"], "section.key=value"),
     ("ring", ["train.device=tpu"], "train.device 'tpu'"),
     ("missing.toml", [], "config file not found: 'missing.toml'"),
+    ("ring", ["discriminator.pack=0"], "discriminator.pack must be >= 1"),
+    ("ring", ["data.kind=[1]"], "data.kind must be a name"),
+    ("ring", ["train.device=cudax"], "train.device 'cudax'"),
+    ("ring", ["train.lr_g=nan"], "train.lr_g must be a finite number"),
+    ("ring", ["loss.name=wasserstein"], "needs a Lipschitz constraint"),
+    ("ring", ["loss.penalty=r1", "discriminator.norm=batch"], "batch norm in D"),
 ])
 def test_bad_input_is_one_clear_line(target, overrides, match):
     with pytest.raises(GankitError, match=match) as e:

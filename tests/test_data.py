@@ -88,3 +88,14 @@ def test_unknown_world_suggests_the_closest():
     with pytest.raises(GankitError, match="did you mean ring"):
         build("rign", {})
     assert set(DATASETS) >= {"gaussian1d", "mixture1d", "ring", "grid", "sequence", "points"}
+
+
+@pytest.mark.parametrize("options,match", [
+    ({"means": []}, "at least one mode"),
+    ({"means": [[1, 2], [3]]}, "data.means must be"),
+    ({"weights": "abc"}, "data.weights"),
+    ({"std": -1.0}, "data.std must be > 0"),
+])
+def test_bad_mixture_options_are_clear_errors(options, match):
+    with pytest.raises(GankitError, match=match):
+        build("mixture1d", options)

@@ -58,3 +58,23 @@ def test_gradient_penalty_interpolates_between_real_and_fake():
     e = (x - fake) / (real - fake)
     assert torch.allclose(e[:, 0], e[:, 1], atol=1e-4)
     assert ((e >= -1e-5) & (e <= 1 + 1e-5)).all()
+
+
+def test_penalties_take_norms_over_packed_groups():
+    from gankit.nets import DISCRIMINATORS
+
+    torch.manual_seed(0)
+    D = DISCRIMINATORS["mlp"](dim=2, width=8, depth=2, pack=2)
+    real, fake, g = batches()  # 8 samples = 4 packed groups
+    # reference: D as a function of the packed (4, 4) input
+    packed = real.reshape(4, 4).requires_grad_(True)
+    out = D.net(packed).sum()
+    (grad,) = torch.autograd.grad(out, packed)
+    r1 = PENALTIES["r1"](D, real, fake, g).item()
+    assert r1 == pytest.approx(grad.pow(2).sum(1).mean().item(), rel=1e-5)
+    seen = []
+    forward = D.forward
+    D.forward = lambda x: seen.append(x.detach()) or forward(x)
+    PENALTIES["gradient_penalty"](D, real, fake, g)
+    e = (seen[0] - fake) / (real - fake)  # one coefficient per packed group
+    assert torch.allclose(e[0::2], e[1::2], atol=1e-4)

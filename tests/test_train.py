@@ -1,7 +1,9 @@
 """The game's rules: what each step may change, and the stabilisers doing what they say."""
 
 import copy
+import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,13 +27,17 @@ def same(a, b):
     return all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-def test_g_step_never_changes_d_nor_leaves_gradients_on_it(tiny):
-    cfg, data, st = setup(tiny)
+@pytest.mark.parametrize("d_opts", [[], ["discriminator.norm=batch",
+                                             "discriminator.spectral_norm=true"]])
+def test_g_step_never_changes_d_nor_leaves_gradients_on_it(tiny, d_opts):
+    cfg, data, st = setup(tiny, *d_opts)
     d_step(st, data.sample(32, st.rng), cfg, 0.0)  # D has Adam state and maybe grads
     st.opt_d.zero_grad(set_to_none=True)
     before_d, before_g = params(st.D), params(st.G)
+    d_state = {k: v.clone() for k, v in st.D.state_dict().items()}  # weights and buffers
     out = g_step(st, 32, cfg, 0.0)
     assert same(before_d, params(st.D))
+    assert all(torch.equal(v, st.D.state_dict()[k]) for k, v in d_state.items())
     assert all(p.grad is None for p in st.D.parameters())
     assert all(p.requires_grad for p in st.D.parameters())  # unfrozen again afterwards
     assert not same(before_g, params(st.G))
@@ -110,6 +116,32 @@ def test_ema_generator_trails_the_generator(tiny, tmp_path):
     assert all(not p.requires_grad for p in st.G_ema.parameters())
 
 
+def test_ema_update_formula():
+    from torch import nn
+
+    from gankit.ema import ema_update
+
+    ema, model = nn.Linear(2, 1), nn.Linear(2, 1)
+    with torch.no_grad():
+        ema.weight.fill_(1.0)
+        model.weight.fill_(3.0)
+    ema_update(ema, model, 0.9)
+    assert torch.allclose(ema.weight, torch.full((1, 2), 0.9 * 1.0 + 0.1 * 3.0))
+
+
+def test_linear_lr_decay_and_instance_noise_annealing(tiny, tmp_path, monkeypatch):
+    import gankit.train as train
+
+    noise = []
+    real = train.d_step
+    monkeypatch.setattr(train, "d_step", lambda st, r, c, s: noise.append(s) or real(st, r, c, s))
+    st = fit(tiny("ring", "train.steps=10", "train.lr_decay=linear", "train.lr_g=1e-3",
+                  "train.instance_noise=0.2"), tmp_path, progress=False)
+    # the last step (index 9) ran at lr * (1 - 9/10)
+    assert st.opt_g.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert noise == pytest.approx([0.2 * (1 - i / 10) for i in range(10)])
+
+
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
     original = LOSSES["nonsaturating"]
     cfg = tiny("ring", "train.steps=30", "train.checkpoint_every=10")
@@ -145,10 +177,18 @@ def test_no_checkpoint_of_non_finite_weights(tiny, tmp_path):
     ("hinge", "none"), ("least_squares", "none"),
 ])
 def test_every_loss_trains_end_to_end(tiny, tmp_path, loss, penalty):
-    st = fit(tiny("grid", f"loss.name={loss}", f"loss.penalty={penalty}",
-                  "discriminator.norm=layer"), tmp_path, progress=False)
+    cfg = tiny("grid", f"loss.name={loss}", f"loss.penalty={penalty}", "discriminator.norm=layer")
+    data = build(cfg.data.kind, cfg.data.options)
+    g0, d0 = (params(m) for m in (build_state(cfg, data, torch.device("cpu")).G,
+                                  build_state(cfg, data, torch.device("cpu")).D))
+    st = fit(cfg, tmp_path, progress=False)
     assert st.step == 20
-    assert all(torch.isfinite(p).all() for p in st.G.parameters())
+    assert not same(g0, params(st.G)) and not same(d0, params(st.D))  # both players moved
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [5, 10, 15, 20]
+    assert all(np.isfinite([r["d_loss"], r["g_loss"], r["penalty"]]).all() for r in records)
+    if penalty != "none":
+        assert all(r["penalty"] > 0 for r in records)
 
 
 def test_fit_learns_a_gaussian(tiny, tmp_path):

@@ -82,6 +82,11 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, 
     for old in list_steps(folder)[:-keep]:
         for suffix in (".json", ".safetensors"):
             (folder / f"step_{old:08d}{suffix}").unlink(missing_ok=True)
+    # a tensor file without its JSON is the half of a save that was killed between the renames
+    kept = {f"step_{s:08d}.safetensors" for s in list_steps(folder)}
+    for orphan in folder.glob("step_*.safetensors"):
+        if orphan.name not in kept:
+            orphan.unlink()
     return folder / f"{stem}.json"
 
 
@@ -144,15 +149,15 @@ def flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, di
 
 
 def unflatten_optimizer(prefix: str, tensors: dict, plain: dict, opt, where: str) -> None:
-    state: dict[int, dict] = {int(i): dict(v) for i, v in plain.get("state", {}).items()}
-    for key, value in tensors.items():
-        if key.startswith(prefix + ".state."):
-            idx, name = key[len(prefix) + 7:].split(".", 1)
-            state.setdefault(int(idx), {})[name] = value
-    groups = plain["param_groups"]
-    for g in groups:  # JSON turned tuples into lists
-        g.update({k: tuple(v) for k, v in g.items() if k == "betas"})
     try:
+        state: dict[int, dict] = {int(i): dict(v) for i, v in plain.get("state", {}).items()}
+        for key, value in tensors.items():
+            if key.startswith(prefix + ".state."):
+                idx, name = key[len(prefix) + 7:].split(".", 1)
+                state.setdefault(int(idx), {})[name] = value
+        groups = plain["param_groups"]
+        for g in groups:  # JSON turned tuples into lists
+            g.update({k: tuple(v) for k, v in g.items() if k == "betas"})
         opt.load_state_dict({"state": state, "param_groups": groups})
-    except (ValueError, KeyError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise GankitError(f"checkpoint {where}: {prefix} state does not fit ({e})") from None

@@ -96,8 +96,10 @@ def sample(run, n, seed, out, device):
 
     if Path(out).suffix != ".npy":
         raise GankitError(f"--out {out!r}: toy-world samples are written as .npy")
+    if not Path(out).resolve().parent.is_dir():
+        raise GankitError(f"--out {out!r}: the folder {str(Path(out).parent)!r} does not exist")
     loaded = load_run(run, device)
-    x = loaded.to_data(generate(loaded.G, n, seed, loaded.device)).numpy()
+    x = loaded.to_data(generate(loaded.G, n, seed)).numpy()
     np.save(out, x.astype(np.float32))
     click.echo(f"wrote {n} samples of shape {x.shape[1:]} to {out}", err=True)
 
@@ -115,7 +117,7 @@ def evaluate(run, n, seed, device):
     from gankit.stats import JsonLines
 
     loaded = load_run(run, device)
-    scores = evaluate_run(loaded.G, loaded.data, n, seed, loaded.device)
+    scores = evaluate_run(loaded.G, loaded.data, n, seed, to_data=loaded.to_data)
     record = {"step": loaded.step, "seed": seed, **scores}
     JsonLines(Path(run) / "eval.jsonl").append(record)
     click.echo(json.dumps(record, indent=1))

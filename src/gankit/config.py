@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import tomli_w
 
+from gankit.device import DEVICE_NAME
 from gankit.errors import GankitError, closest
 
 if sys.version_info >= (3, 11):
@@ -161,6 +163,8 @@ def validate(cfg: Config, where: str) -> None:
         raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every and "
                           "instance_noise must be >= 0")
     pack = cfg.discriminator.options.get("pack", 1)
+    if pack < 1:
+        raise GankitError(f"{where}: discriminator.pack must be >= 1, got {pack}")
     if t.batch_size % pack:
         raise GankitError(f"{where}: train.batch_size={t.batch_size} must be a multiple of "
                           f"discriminator.pack={pack}")
@@ -172,9 +176,15 @@ def validate(cfg: Config, where: str) -> None:
                           f"{cfg.loss.name!r}; use it with minimax, nonsaturating or least_squares")
     if cfg.loss.clip < 0 or cfg.loss.penalty_weight < 0:
         raise GankitError(f"{where}: loss.clip and loss.penalty_weight must be >= 0")
+    if cfg.loss.name == "wasserstein" and not cfg.loss.clip and cfg.loss.penalty == "none":
+        raise GankitError(f"{where}: loss.name=wasserstein needs a Lipschitz constraint: set "
+                          "loss.clip (e.g. 0.01) or loss.penalty=gradient_penalty")
+    if cfg.loss.penalty != "none" and cfg.discriminator.options.get("norm") == "batch":
+        raise GankitError(f"{where}: loss.penalty={cfg.loss.penalty} needs per-sample gradients, "
+                          "which batch norm in D mixes; use discriminator.norm=layer or none")
     if t.lr_decay not in ("none", "linear"):
         raise GankitError(f"{where}: train.lr_decay {t.lr_decay!r} is not one of none, linear")
-    if t.device not in ("auto", "cpu") and not t.device.startswith(("cuda", "mps")):
+    if not DEVICE_NAME.match(t.device):
         raise GankitError(f"{where}: train.device {t.device!r} is not one of auto, cpu, cuda, "
                           "cuda:N, mps")
 
@@ -223,6 +233,8 @@ def _apply_override(raw: dict, item: str) -> None:
 
 def _check_type(where: str, value: Any, default: Any) -> Any:
     """Value coerced to the default's type (int -> float allowed), or a clear error."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise GankitError(f"{where} must be a finite number, got {value!r}")
     if default is None:
         return value
     kind = type(default)
@@ -253,6 +265,8 @@ def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str)
         raise GankitError(f"{where}: [{name}] must be a table")
     raw = dict(raw)
     choice = raw.pop(pick, getattr(cls(), pick))
+    if not isinstance(choice, str):
+        raise GankitError(f"{where}: {name}.{pick} must be a name, got {choice!r}")
     factory = registry.get_or_fail(choice, f"{where}: {name}.{pick}")
     params = {
         k: p.default

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import torch
 
 from gankit.errors import GankitError
+
+DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def resolve(name: str = "auto") -> torch.device:
     """'auto' picks CUDA when present, else the CPU; an unavailable device is a clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not DEVICE_NAME.match(name):
+        raise GankitError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GankitError(f"train.device={name!r} but no CUDA device is available; use cpu or auto")
@@ -19,10 +26,15 @@ def resolve(name: str = "auto") -> torch.device:
     return device
 
 
-def rng_states() -> dict[str, torch.Tensor]:
-    """Global RNG states (CPU and every CUDA device) as uint8 tensors."""
+def fused_adam(device: torch.device) -> bool:
+    """Fused Adam (one kernel per step, not a dozen small ops per tensor) where torch has it."""
+    return device.type in ("cpu", "cuda")
+
+
+def rng_states(device: torch.device) -> dict[str, torch.Tensor]:
+    """Global RNG states as uint8 tensors: the CPU's, and every CUDA device's on a CUDA run."""
     out = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
+    if device.type == "cuda":
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             out[f"cuda{i}"] = s
     return out
@@ -31,5 +43,9 @@ def rng_states() -> dict[str, torch.Tensor]:
 def set_rng_states(states: dict[str, torch.Tensor]) -> None:
     torch.set_rng_state(states["torch"])
     cuda = [states[k] for k in sorted(states) if k.startswith("cuda")]
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
+    if cuda and torch.cuda.is_available():
+        if len(cuda) != torch.cuda.device_count():
+            warnings.warn(f"checkpoint holds RNG states of {len(cuda)} CUDA devices, this machine "
+                          f"has {torch.cuda.device_count()}: CUDA random numbers will differ",
+                          stacklevel=2)
+        torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])

@@ -32,8 +32,13 @@ class LoadedRun:
 
     @property
     def data(self) -> VectorData:
-        """The run's data, rebuilt from its config (a `points` run needs its file)."""
-        return build_data(self.cfg.data.kind, self.cfg.data.options)
+        """The run's data, rebuilt from its config (a `points` run needs its file, unchanged)."""
+        data = build_data(self.cfg.data.kind, self.cfg.data.options)
+        if not (torch.equal(data.shift, self.shift) and torch.equal(data.scale, self.scale)):
+            raise GankitError(f"data.path {self.cfg.data.options.get('path', '')!r}: the data's "
+                              "mean and scale differ from when the run was trained (was the "
+                              "file changed?)")
+        return data
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         """Model space -> data units, with the map saved in the checkpoint."""

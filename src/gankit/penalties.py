@@ -1,8 +1,12 @@
 """Regularisers of the discriminator, pure functions of D and its input batches.
 
-Signature: penalty(D, real, fake, generator) -> scalar, where `real` and `fake` are D's inputs
-(already packed) and `generator` is the torch.Generator that draws any randomness, so runs stay
+Signature: penalty(D, real, fake, generator) -> scalar, where `real` and `fake` are (B, ...) batches
+of single samples and `generator` is the torch.Generator that draws any randomness, so runs stay
 reproducible. The trainer adds `weight * penalty` to D's loss.
+
+With PacGAN packing (`D.pack = m`), one logit depends on m consecutive samples, so D's input is
+the packed group: gradient norms are taken over the whole group, and an interpolate mixes a real
+group and a fake group with one coefficient.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ PENALTIES = Registry("penalty")
 
 
 def _grad_norm_sq(D, x: torch.Tensor) -> torch.Tensor:
-    """Per-sample squared norm of dD(x)/dx, kept in the graph (create_graph) for one backward."""
+    """Squared norm of dD/d(input) per logit, (B / pack,); kept in the graph for one backward."""
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return grad.flatten(1).pow(2).sum(1)
+    pack = getattr(D, "pack", 1)
+    return grad.reshape(grad.shape[0] // pack, -1).pow(2).sum(1)
 
 
 @PENALTIES.register("none")
@@ -29,8 +34,9 @@ def no_penalty(D, real, fake, generator):
 @PENALTIES.register("gradient_penalty")
 def gradient_penalty(D, real, fake, generator):
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] on random interpolates."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, generator=generator).to(real.device, real.dtype)
+    pack = getattr(D, "pack", 1)
+    eps = torch.rand(real.shape[0] // pack, generator=generator).to(real.device, real.dtype)
+    eps = eps.repeat_interleave(pack).reshape((-1,) + (1,) * (real.dim() - 1))
     x_hat = eps * real.detach() + (1 - eps) * fake.detach()
     # sqrt(0) has an infinite gradient: a tiny floor keeps the penalty finite at grad = 0.
     norm = (_grad_norm_sq(D, x_hat) + 1e-12).sqrt()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from gankit.checkpoint import atomic_write_text
+
 
 class Stats:
     """Accumulates reported values between flushes; `flush()` returns their means."""
@@ -60,4 +62,4 @@ class JsonLines:
         """Drop records past `step`: a resumed run rewrites them, as if it had never stopped."""
         if self.path.is_file():
             keep = [r for r in self.read() if r.get("step", 0) <= step]
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in keep))
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))

@@ -64,11 +64,11 @@ def build_networks(cfg: Config, dim: int) -> tuple[nn.Module, nn.Module]:
 
 def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState:
     t = cfg.train
-    torch.manual_seed(t.seed)  # network initialisation
-    G, D = (net.to(device) for net in build_networks(cfg, data.dim))
+    with torch.random.fork_rng(devices=[]):  # seed the initialisation, leave the caller's RNG be
+        torch.manual_seed(t.seed)
+        G, D = (net.to(device) for net in build_networks(cfg, data.dim))
     G_ema = copy.deepcopy(G).requires_grad_(False) if t.ema > 0 else None
-    # fused Adam: one kernel per step instead of a dozen small ops per tensor (CPU and CUDA)
-    fused = device.type in ("cpu", "cuda")
+    fused = device_lib.fused_adam(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=fused)
     opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), fused=fused)
     rng = torch.Generator().manual_seed(t.seed)
@@ -113,9 +113,14 @@ def d_step(state: GANState, real: torch.Tensor, cfg: Config, noise_std: float) -
 
 
 def g_step(state: GANState, batch_size: int, cfg: Config, noise_std: float) -> dict | None:
-    """One G update through a frozen D; None if the loss is not finite."""
+    """One G update through a frozen D; None if the loss is not finite.
+
+    D is left exactly as it was: no weight changes, no gradients, and its buffers (BatchNorm
+    statistics, spectral-norm vectors), which a forward pass in train mode updates, are restored.
+    """
     loss = LOSSES[cfg.loss.name]
     G, D = state.G, state.D
+    buffers = [b.clone() for b in D.buffers()]
     D.requires_grad_(False)
     try:
         fake = G(latent(batch_size, G.z_dim, state.rng).to(state.device))
@@ -127,6 +132,9 @@ def g_step(state: GANState, batch_size: int, cfg: Config, noise_std: float) -> d
         g_loss.backward()
     finally:
         D.requires_grad_(True)
+        with torch.no_grad():
+            for b, saved in zip(D.buffers(), buffers):
+                b.copy_(saved)
     grads = [p.grad for p in G.parameters() if p.grad is not None]
     grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
     state.opt_g.step()
@@ -143,7 +151,7 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
         tensors |= checkpoint.flatten_module("G_ema", state.G_ema)
     opt_g, plain_g = checkpoint.flatten_optimizer("opt_g", state.opt_g)
     opt_d, plain_d = checkpoint.flatten_optimizer("opt_d", state.opt_d)
-    rngs = {f"rng.{k}": v for k, v in device_lib.rng_states().items()}
+    rngs = {f"rng.{k}": v for k, v in device_lib.rng_states(state.device).items()}
     tensors |= opt_g | opt_d | rngs | {"rng.loop": state.rng.get_state()}
     # the data's affine map, so samples can be put in data units without the data at hand
     tensors |= {"data.shift": state.data_shift, "data.scale": state.data_scale}
@@ -152,6 +160,12 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
 
 
 def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
+    missing = [k for k in ("opt_g", "opt_d", "step") if k not in meta]
+    missing += [k for k in ("rng.loop", "rng.torch", "data.shift", "data.scale")
+                if k not in tensors]
+    if missing:
+        raise GankitError(f"checkpoint {where} lacks {', '.join(missing)}; it is not a complete "
+                          "gankit training checkpoint")
     checkpoint.unflatten_module("G", tensors, state.G, where)
     checkpoint.unflatten_module("D", tensors, state.D, where)
     if state.G_ema is not None:
@@ -161,9 +175,8 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
     device_lib.set_rng_states({k[4:]: v for k, v in tensors.items()
                                if k.startswith("rng.") and k != "rng.loop"})
     state.rng.set_state(tensors["rng.loop"])
-    saved = (tensors.get("data.shift"), tensors.get("data.scale"))
-    if not all(s is not None and torch.equal(s, now) for s, now in
-               zip(saved, (state.data_shift, state.data_scale))):
+    saved = (tensors["data.shift"], tensors["data.scale"])
+    if not all(torch.equal(s, now) for s, now in zip(saved, (state.data_shift, state.data_scale))):
         raise GankitError(f"checkpoint {where}: the data's mean and scale differ from when the "
                           "run was saved (was the data file changed?); start a new run")
     state.step = int(meta["step"])
@@ -212,11 +225,11 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     t, run_dir = cfg.train, Path(run_dir)
     from gankit import viz  # matplotlib is imported only when a run starts
 
-    # Set up the run folder, the data and the two players.
-    run_lib.prepare(run_dir, cfg, resume)
+    # Build the data and the two players (bad options fail here, before the run folder exists).
     device = device_lib.resolve(t.device)
     data = build_data(cfg.data.kind, cfg.data.options)
     state = build_state(cfg, data, device)
+    run_lib.prepare(run_dir, cfg, resume)
     log = JsonLines(run_dir / "metrics.jsonl")
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
@@ -269,10 +282,11 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
 
             # Log, evaluate, draw, checkpoint.
             done = state.step == end or stop.set
-            if state.step % t.log_every == 0 or done:
+            due_eval = t.eval_every and (state.step % t.eval_every == 0 or state.step == t.steps)
+            if state.step % t.log_every == 0 or done or due_eval:
                 record = {"step": state.step, **stats.flush(), "time": time.time() - started}
-                if t.eval_every and (state.step % t.eval_every == 0 or state.step == t.steps):
-                    scores = evaluate(state.G_eval, data, device=device)
+                if due_eval:
+                    scores = evaluate(state.G_eval, data)
                     record |= {f"eval/{k}": v for k, v in scores.items()}
                 log.append(record)
                 bar.set_postfix({label: f"{record[k]:.3g}" for k, label in BAR.items()

@@ -17,7 +17,6 @@ class VectorData(ABC):
 
     dim: int
     default_eval_n = 10_000
-    out = "identity"  # the generator output activation that fits this data
 
     def __init__(self, dim: int, shift=0.0, scale=1.0):
         self.dim = dim

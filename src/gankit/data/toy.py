@@ -24,7 +24,7 @@ def _normal(n: int, dim: int, g: torch.Generator) -> torch.Tensor:
 
 class Gaussian1D(VectorData):
     def __init__(self, mean: float = 4.0, std: float = 1.25):
-        if std <= 0:
+        if not std > 0:
             raise GankitError(f"data.std must be > 0, got {std}")
         super().__init__(1, mean, std)
         self.mean, self.std = float(mean), float(std)
@@ -42,14 +42,24 @@ class Mixture(VectorData):
     default_eval_n = 2_500  # PacGAN's protocol
 
     def __init__(self, means, stds, weights=None):
-        means = np.asarray(means, dtype=np.float64)
-        means = means.reshape(len(means), -1)
+        try:
+            array = np.asarray(means, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise GankitError(f"data.means must be a list of numbers or of equal-length points, "
+                              f"got {means!r}") from None
+        if array.size == 0:
+            raise GankitError("data.means must hold at least one mode")
+        means = array.reshape(len(array), -1)
         k, dim = means.shape
-        stds = np.broadcast_to(np.asarray(stds, dtype=np.float64), (k,)).copy()
-        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+        try:
+            stds = np.broadcast_to(np.asarray(stds, dtype=np.float64), (k,)).copy()
+            weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, np.float64)
+        except (ValueError, TypeError):
+            raise GankitError(f"data.std and data.weights must be a number or {k} numbers, got "
+                              f"{stds!r} and {weights!r}") from None
         if weights.shape != (k,) or (weights < 0).any() or weights.sum() <= 0:
             raise GankitError(f"data.weights must be {k} non-negative numbers, got {weights}")
-        if (stds <= 0).any():
+        if not (stds > 0).all():
             raise GankitError(f"data.std must be > 0, got {stds}")
         self.means, self.stds, self.weights = means, stds, weights / weights.sum()
         centred = np.sum((means - means.mean(0)) ** 2, 1)
@@ -86,7 +96,10 @@ def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixture:
 
 
 def mixture1d(means=(-3.0, 0.0, 3.0), std=0.5, weights=None) -> Mixture:
-    return Mixture(np.asarray(means, dtype=np.float64)[:, None], std, weights)
+    mixture = Mixture(means, std, weights)
+    if mixture.dim != 1:
+        raise GankitError(f"data.means of mixture1d must be numbers, got {means!r}")
+    return mixture
 
 
 class Sequence(VectorData):

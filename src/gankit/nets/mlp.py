@@ -41,6 +41,8 @@ class MLPGenerator(nn.Module):
     ):
         super().__init__()
         _check(width, depth)
+        if z_dim < 1:
+            raise GankitError(f"generator.z_dim must be >= 1, got {z_dim}")
         self.z_dim, self.dim = z_dim, dim
         layers = _trunk(z_dim, width, depth, activation, norm, spectral_norm)
         layers += [linear(width, dim, spectral_norm), output_activation(out)]

@@ -32,7 +32,7 @@ def d_surface(D, points_model: torch.Tensor, prob: bool, device) -> np.ndarray:
 
 def world_figure(state, data, cfg, n: int = 2000, seed: int = 7) -> Figure:
     prob = LOSSES[cfg.loss.name].prob
-    fake = data.to_data(generate(state.G_eval, n, seed, state.device)).numpy()
+    fake = data.to_data(generate(state.G_eval, n, seed)).numpy()
     real = data.reference(n, seed=seed)
     title = f"step {state.step} — {cfg.data.kind}, loss {cfg.loss.name}"
     label = "D(x)" if prob else "critic score"
