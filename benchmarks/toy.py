@@ -99,6 +99,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--loss-seeds", type=int, default=1)
     ap.add_argument("--no-losses", action="store_true")
+    ap.add_argument("--losses", default=",".join(LOSS_OVERRIDES),
+                    help="which loss rows to run (comma-separated)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each if > 1")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "toy.jsonl"))
     args = ap.parse_args()
@@ -120,7 +122,8 @@ def main() -> None:
     jobs = [(p, s, [], "default") for p in presets for s in range(args.seeds)]
     if not args.no_losses:
         jobs += [(p, s, o, f"loss:{name}") for p in ("ring", "grid") if p in presets
-                 for name, o in LOSS_OVERRIDES.items() for s in range(args.loss_seeds)]
+                 for name, o in LOSS_OVERRIDES.items() if name in args.losses.split(",")
+                 for s in range(args.loss_seeds)]
     work = [(p, s, o, threads if args.jobs > 1 else 0) for p, s, o, _ in jobs]
     with mp.get_context("spawn").Pool(args.jobs) as pool:
         for (*_, group), row in zip(jobs, pool.imap(_star, work)):
@@ -129,6 +132,8 @@ def main() -> None:
     print(f"\n### Default presets, {args.seeds} seeds, mean (min–max); {machine}, {stamp}\n")
     for preset in presets:
         mine = [r for r in rows if r["preset"] == preset and r["group"] == "default"]
+        if not mine:
+            continue
         keys = METRIC_KEYS[preset]
         print(f"| {preset} | " + " | ".join(keys) + " | max wall s | seeds meeting target |")
         print("|---" * (len(keys) + 3) + "|")
