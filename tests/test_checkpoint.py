@@ -164,3 +164,28 @@ def test_incomplete_checkpoint_metadata_is_a_clear_error(tiny, tmp_path):
     js.write_text(json.dumps(meta))
     with pytest.raises(GankitError, match="lacks opt_g"):
         fit(cfg, tmp_path, resume=True, progress=False)
+
+
+def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tiny, tmp_path, monkeypatch):
+    import gankit.train as train
+
+    cfg = tiny("ring", "train.steps=12", "train.checkpoint_every=100")
+    fit(cfg, tmp_path / "straight", progress=False)
+    calls = []
+    real = train.d_step
+
+    def interrupted(*a):
+        calls.append(1)
+        if len(calls) == 5:  # Ctrl-C in the middle of step 5's update
+            signal.raise_signal(signal.SIGINT)
+        return real(*a)
+
+    monkeypatch.setattr(train, "d_step", interrupted)
+    st = fit(cfg, tmp_path / "split", progress=False)
+    assert st.step == 5  # the step in flight was completed, not cut in half
+    assert checkpoint.list_steps(tmp_path / "split" / "checkpoints") == [5]
+    monkeypatch.setattr(train, "d_step", real)
+    fit(cfg, tmp_path / "split", resume=True, progress=False)
+    a, _ = weights(tmp_path / "straight")
+    b, _ = weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
