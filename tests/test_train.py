@@ -142,7 +142,13 @@ def test_linear_lr_decay_and_instance_noise_annealing(tiny, tmp_path, monkeypatc
     assert noise == pytest.approx([0.2 * (1 - i / 10) for i in range(10)])
 
 
-def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path):
+def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path,
+                                                                          monkeypatch):
+    import gankit.train as train
+
+    g_calls = []
+    real_g = train.g_step
+    monkeypatch.setattr(train, "g_step", lambda *a: g_calls.append(1) or real_g(*a))
     original = LOSSES["nonsaturating"]
     cfg = tiny("ring", "train.steps=30", "train.checkpoint_every=10")
     calls = {"n": 0}
@@ -160,6 +166,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, 
         LOSSES["nonsaturating"] = original
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.json")) == [
         "step_00000010.json"]
+    assert len(g_calls) == 15  # no G step against a D whose step failed (steps 16-18)
 
 
 def test_no_checkpoint_of_non_finite_weights(tiny, tmp_path):

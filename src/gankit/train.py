@@ -240,7 +240,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
                desc=cfg.data.kind)
 
-    with _StopFlag() as stop:
+    with _StopFlag() as stop, bar:
         while state.step < end and not stop.set:
             step = state.step
             noise_std = t.instance_noise * (1 - step / t.steps)
@@ -258,8 +258,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                 for k, v in (out or {}).items():
                     stats.report(k, v)
 
-            # Train G through the frozen D.
-            out = g_step(state, t.batch_size, cfg, noise_std)
+            # Train G through the frozen D (not against a D whose own step just failed).
+            out = g_step(state, t.batch_size, cfg, noise_std) if ok else None
             ok = ok and out is not None
             for k, v in (out or {}).items():
                 stats.report(k, v)
@@ -295,5 +295,4 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                 viz.save_pictures(state, data, cfg, run_dir)
             if state.step % t.checkpoint_every == 0 or done:
                 save_checkpoint(state, cfg, run_dir)
-    bar.close()
     return state
