@@ -29,7 +29,7 @@ def test_heat_map_is_d_with_each_point_filling_the_pack(tiny):
     data = build(cfg.data.kind, cfg.data.options)
     st = build_state(cfg, data, torch.device("cpu"))
     pts = torch.randn(5, 2)
-    surface = d_surface(st.D, pts, True, "cpu")
+    surface = d_surface(st.D, pts, True)
     direct = torch.sigmoid(st.D(pts.repeat_interleave(4, 0))).detach().numpy()
     assert np.allclose(surface, direct, atol=1e-6)
     assert world_figure(st, data, cfg).axes  # draws with packing too

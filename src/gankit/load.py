@@ -27,17 +27,10 @@ class LoadedRun:
     scale: torch.Tensor
 
     @property
-    def device(self) -> torch.device:
-        return next(self.G.parameters()).device
-
-    @property
     def data(self) -> VectorData:
         """The run's data, rebuilt from its config (a `points` run needs its file, unchanged)."""
         data = build_data(self.cfg.data.kind, self.cfg.data.options)
-        if not (torch.equal(data.shift, self.shift) and torch.equal(data.scale, self.scale)):
-            raise GankitError(f"data.path {self.cfg.data.options.get('path', '')!r}: the data's "
-                              "mean and scale differ from when the run was trained (was the "
-                              "file changed?)")
+        data.check_map(self.shift, self.scale, f"data.path {self.cfg.data.options.get('path')!r}")
         return data
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:

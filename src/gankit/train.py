@@ -175,10 +175,6 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
     device_lib.set_rng_states({k[4:]: v for k, v in tensors.items()
                                if k.startswith("rng.") and k != "rng.loop"})
     state.rng.set_state(tensors["rng.loop"])
-    saved = (tensors["data.shift"], tensors["data.scale"])
-    if not all(torch.equal(s, now) for s, now in zip(saved, (state.data_shift, state.data_scale))):
-        raise GankitError(f"checkpoint {where}: the data's mean and scale differ from when the "
-                          "run was saved (was the data file changed?); start a new run")
     state.step = int(meta["step"])
 
 
@@ -234,6 +230,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
+        data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         log.truncate_after(state.step)
     end = min(t.steps, until) if until is not None else t.steps
     stats, bad, started = Stats(), 0, time.time()

@@ -7,6 +7,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
+from gankit.errors import GankitError
+
 
 class VectorData(ABC):
     """Vector data of `dim` dimensions. Model space is (x - shift) / scale, per dimension.
@@ -36,6 +38,12 @@ class VectorData(ABC):
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale.to(x.device) + self.shift.to(x.device)
+
+    def check_map(self, shift: torch.Tensor, scale: torch.Tensor, where: str) -> None:
+        """Fail if a run saved another model-space map than this data gives (the file changed)."""
+        if not (torch.equal(self.shift, shift) and torch.equal(self.scale, scale)):
+            raise GankitError(f"{where}: the data's mean and scale differ from when the run was "
+                              "saved (was the data file changed?); retrain on it in a new run")
 
     @abstractmethod
     def metrics(self, samples: np.ndarray) -> dict:

@@ -18,12 +18,12 @@ REAL, FAKE = "#1f77b4", "#ff7f0e"
 
 
 @torch.no_grad()
-def d_surface(D, points_model: torch.Tensor, prob: bool, device) -> np.ndarray:
+def d_surface(D, points_model: torch.Tensor, prob: bool) -> np.ndarray:
     """D at each point (N, dim) -> (N,); with packing, each point fills the whole pack."""
     was = D.training
     D.eval()
     try:
-        x = points_model.to(device).repeat_interleave(D.pack, 0)
+        x = points_model.to(next(D.parameters()).device).repeat_interleave(D.pack, 0)
         out = torch.cat([D(c) for c in x.split(40_000 * D.pack)]).cpu()
     finally:
         D.train(was)
@@ -52,7 +52,7 @@ def _figure_1d(state, data, real, fake, prob, label, title) -> Figure:
     ax.hist(real.ravel(), bins, density=True, alpha=0.5, color=REAL, label="real")
     ax.hist(fake.ravel(), bins, density=True, alpha=0.5, color=FAKE, label="generated")
     xs = torch.linspace(bins[0], bins[-1], 400)[:, None]
-    d = d_surface(state.D, data.to_model(xs), prob, state.device)
+    d = d_surface(state.D, data.to_model(xs), prob)
     ax2 = ax.twinx()
     ax2.plot(xs.numpy().ravel(), d, color="k", lw=1.5, label=label)
     ax2.set_ylabel(label)
@@ -77,7 +77,7 @@ def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
     gx = np.linspace(lo[0] - pad, hi[0] + pad, 160)
     gy = np.linspace(lo[1] - pad, hi[1] + pad, 160)
     mesh = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2).astype(np.float32)
-    d = d_surface(state.D, data.to_model(torch.from_numpy(mesh)), prob, state.device)
+    d = d_surface(state.D, data.to_model(torch.from_numpy(mesh)), prob)
     kwargs = {"vmin": 0, "vmax": 1} if prob else {}
     im = ax.pcolormesh(gx, gy, d.reshape(len(gy), len(gx)), cmap="RdBu", shading="auto",
                        alpha=0.8, **kwargs)
