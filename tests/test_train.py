@@ -31,11 +31,11 @@ def same(a, b):
                                              "discriminator.spectral_norm=true"]])
 def test_g_step_never_changes_d_nor_leaves_gradients_on_it(tiny, d_opts):
     cfg, data, st = setup(tiny, *d_opts)
-    d_step(st, data.sample(32, st.rng), cfg, 0.0)  # D has Adam state and maybe grads
+    d_step(st, data.sample(32, st.rng), None, cfg, 0.0)  # D has Adam state and maybe grads
     st.opt_d.zero_grad(set_to_none=True)
     before_d, before_g = params(st.D), params(st.G)
     d_state = {k: v.clone() for k, v in st.D.state_dict().items()}  # weights and buffers
-    out = g_step(st, 32, cfg, 0.0)
+    out = g_step(st, None, 32, cfg, 0.0)
     assert same(before_d, params(st.D))
     assert all(torch.equal(v, st.D.state_dict()[k]) for k, v in d_state.items())
     assert all(p.grad is None for p in st.D.parameters())
@@ -47,7 +47,7 @@ def test_g_step_never_changes_d_nor_leaves_gradients_on_it(tiny, d_opts):
 def test_d_step_changes_only_d_and_sees_detached_fakes(tiny):
     cfg, data, st = setup(tiny)
     before_g, before_d = params(st.G), params(st.D)
-    d_step(st, data.sample(32, st.rng), cfg, 0.0)
+    d_step(st, data.sample(32, st.rng), None, cfg, 0.0)
     assert same(before_g, params(st.G))
     assert all(p.grad is None for p in st.G.parameters())
     assert not same(before_d, params(st.D))
@@ -74,7 +74,7 @@ def test_n_critic_and_d_pretraining(tiny, tmp_path, monkeypatch):
 def test_weight_clipping_bounds_every_d_parameter(tiny):
     cfg, data, st = setup(tiny, "loss.name=wasserstein", "loss.clip=0.01", "train.lr_d=0.1")
     for _ in range(3):
-        d_step(st, data.sample(32, st.rng), cfg, 0.0)
+        d_step(st, data.sample(32, st.rng), None, cfg, 0.0)
     assert max(p.abs().max().item() for p in st.D.parameters()) <= 0.01
 
 
@@ -89,7 +89,7 @@ def test_label_smoothing_changes_only_the_real_target(tiny):
 
     LOSSES["nonsaturating"] = GANLoss(spy, original.g, True, "")
     try:
-        d_step(st, data.sample(32, st.rng), cfg, 0.0)
+        d_step(st, data.sample(32, st.rng), None, cfg, 0.0)
     finally:
         LOSSES["nonsaturating"] = original
     assert seen == [pytest.approx(0.8)]
@@ -101,10 +101,10 @@ def test_instance_noise_blurs_d_inputs(tiny):
     forward = st.D.forward
     st.D.forward = lambda x: seen.append(x.detach().clone()) or forward(x)
     real = data.sample(32, st.rng)
-    d_step(st, real, cfg, 0.5)
+    d_step(st, real, None, cfg, 0.5)
     assert (seen[0] - real).std() == pytest.approx(0.5, rel=0.3)
     seen.clear()
-    d_step(st, real, cfg, 0.0)
+    d_step(st, real, None, cfg, 0.0)
     assert torch.equal(seen[0], real)
 
 
@@ -134,7 +134,8 @@ def test_linear_lr_decay_and_instance_noise_annealing(tiny, tmp_path, monkeypatc
 
     noise = []
     real = train.d_step
-    monkeypatch.setattr(train, "d_step", lambda st, r, c, s: noise.append(s) or real(st, r, c, s))
+    monkeypatch.setattr(train, "d_step",
+                        lambda st, r, y, c, s, a: noise.append(s) or real(st, r, y, c, s, a))
     st = fit(tiny("ring", "train.steps=10", "train.lr_decay=linear", "train.lr_g=1e-3",
                   "train.instance_noise=0.2"), tmp_path, progress=False)
     # the last step (index 9) ran at lr * (1 - 9/10)

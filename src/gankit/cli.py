@@ -86,22 +86,130 @@ def train(target, overrides, out, resume, seed, until, quiet):
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("-n", "n", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
-              help="Where to write the samples (.npy, float32 (N, dim), data units).")
+@click.option("--out", "out", type=click.Path(), required=True,
+              help="FILE.npy (vectors: float32 (N, dim) in data units; images: uint8 "
+                   "(N, H, W, C)), or for images grid.png or a folder of PNGs.")
+@click.option("--class", "cls", default=None, help="Class of a conditional run (name or index).")
 @click.option("--device", default="cpu", show_default=True)
-def sample(run, n, seed, out, device):
-    """Write N samples of a trained run to FILE.npy."""
+def sample(run, n, seed, out, cls, device):
+    """Write N samples of a trained run to FILE.npy, grid.png or DIR."""
+    import torch
+
     from gankit.load import load_run
     from gankit.sampling import generate
+    from gankit.viz.images import save_images
 
-    if Path(out).suffix != ".npy":
-        raise GankitError(f"--out {out!r}: toy-world samples are written as .npy")
-    if not Path(out).resolve().parent.is_dir():
-        raise GankitError(f"--out {out!r}: the folder {str(Path(out).parent)!r} does not exist")
+    out = Path(out)
     loaded = load_run(run, device)
-    x = loaded.to_data(generate(loaded.G, n, seed)).numpy()
-    np.save(out, x.astype(np.float32))
+    if out.suffix not in (".npy", ".png") and not loaded.is_image:
+        raise GankitError(f"--out {str(out)!r}: toy-world samples are written as .npy")
+    if out.suffix and out.suffix not in (".npy", ".png"):
+        raise GankitError(f"--out {str(out)!r}: give FILE.npy, grid.png or a folder")
+    if out.suffix == ".png" and not loaded.is_image:
+        raise GankitError(f"--out {str(out)!r}: a grid picture needs an image run; use .npy")
+    folder = out.resolve().parent if out.suffix else out.resolve()
+    if out.suffix and not folder.is_dir():
+        raise GankitError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
+    labels = None if cls is None else torch.full((n,), loaded.class_index(cls))
+    x = loaded.to_data(generate(loaded.G, n, seed, labels=labels)).numpy()
+    if out.suffix == ".npy":
+        np.save(out, x if loaded.is_image else x.astype(np.float32))
+    else:
+        save_images(x, out)
     click.echo(f"wrote {n} samples of shape {x.shape[1:]} to {out}", err=True)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="walk.gif")
+@click.option("--seeds", default="0,1,2,3", show_default=True,
+              help="Latent seeds visited in turn (the walk returns to the first).")
+@click.option("-n", "n", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Walks side by side.")
+@click.option("--frames", type=click.IntRange(min=2), default=12, show_default=True,
+              help="Frames between two seeds.")
+@click.option("--class", "cls", default=None, help="Only this class of a conditional run.")
+@click.option("--device", default="cpu", show_default=True)
+def interpolate(run, out, seeds, n, frames, cls, device):
+    """An animated walk through G's latent space (spherical interpolation between seeds).
+
+    A conditional run shows one row per class walking the same latents.
+    """
+    import torch
+
+    from gankit.latent import decode, walk
+    from gankit.load import load_run
+    from gankit.viz.images import save_walk
+
+    if not str(out).endswith(".gif"):
+        raise GankitError(f"--out {out!r}: the walk is written as an animated .gif")
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise GankitError(f"--seeds {seeds!r}: give integers separated by commas") from None
+    if len(seed_list) < 2:
+        raise GankitError(f"--seeds {seeds!r}: a walk needs at least two seeds")
+    loaded = load_run(run, device)
+    if not loaded.is_image:
+        raise GankitError("interpolate draws pictures of image runs; this run has vector data")
+    path = walk(loaded.G.z_dim, n, seed_list, frames)  # (T, n, z_dim)
+    k = loaded.net_shape.get("n_classes", 0)
+    rows = [loaded.class_index(cls)] if cls is not None else list(range(min(k, 10)))
+    frames_u8 = []
+    for z in path:
+        if rows:  # one row per class, the same latents in every row
+            labels = torch.tensor(rows).repeat_interleave(n)
+            frames_u8.append(loaded.to_data(decode(loaded.G, z.repeat(len(rows), 1), labels)))
+        else:
+            frames_u8.append(loaded.to_data(decode(loaded.G, z)))
+    save_walk([f.numpy() for f in frames_u8], n, out)
+    click.echo(f"wrote a walk of {len(path)} frames through seeds {seed_list} to {out}", err=True)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@click.option("--out", "out", type=click.Path(dir_okay=False), required=True,
+              help="Picture: rows of A, B, C samples and the results.")
+@click.option("-n", "n", type=click.IntRange(min=100), default=4000, show_default=True,
+              help="Generated samples to find the attributes among.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def arithmetic(run, a, b, c, out, n, seed, device):
+    """Latent arithmetic A - B + C, e.g. gankit arithmetic RUN "7 thick" 7 1 --out r.png
+
+    Each operand is a class (name or index) and/or properties (thick, thin). Its latent is the
+    mean latent of generated samples that carry those attributes; the picture shows samples of
+    A, B, C and the result; the report says how often results carry the predicted attributes.
+    """
+    from gankit import latent as latent_lib
+    from gankit.load import load_run
+    from gankit.viz.images import save_arithmetic
+
+    loaded = load_run(run, device)
+    if not loaded.is_image:
+        raise GankitError("arithmetic works on image runs; this run has vector data")
+    classify, classes = _digit_classifier(loaded)
+    specs = [latent_lib.parse_spec(t, loaded.classes or classes) for t in (a, b, c)]
+    pool = latent_lib.make_pool(loaded.G, loaded.to_data, n, seed,
+                                loaded.net_shape.get("n_classes", 0), classify)
+    result = latent_lib.arithmetic(loaded.G, loaded.to_data, pool, specs, [1, -1, 1],
+                                   seed=seed, classify=classify)
+    save_arithmetic(pool.images, result, out)
+    click.echo(json.dumps(result.report, indent=1))
+    click.echo(f"picture: {out}", err=True)
+
+
+def _digit_classifier(loaded):
+    """The shipped digit classifier, for runs on MNIST digits (else none)."""
+    if loaded.cfg.data.kind != "mnist":
+        return None, None
+    from gankit.metrics.classifier import classify
+
+    return classify, [str(i) for i in range(10)]
 
 
 @main.command(name="eval")

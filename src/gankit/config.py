@@ -27,8 +27,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PRESET_DIR = Path(__file__).parent / "presets"
-# Constructor arguments the trainer fills in from the data; a config may not set them.
-INJECTED = {"dim"}
+# Network constructor arguments the trainer fills in from the data; a config may not set them.
+INJECTED = {"dim", "channels", "resolution", "n_classes"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class TrainConfig:
     d_pretrain: int = 0  # extra D steps before the first G step
     ema: float = 0.0  # decay of an exponential moving average of G; 0 = off
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0 over training
+    augment: str = ""  # DiffAugment policy for images, e.g. "color,translation,cutout"
     seed: int = 0
     device: str = "auto"
     log_every: int = 100
@@ -126,12 +127,10 @@ def from_dict(raw: dict, where: str = "config") -> Config:
     from gankit.nets import DISCRIMINATORS, GENERATORS
 
     data = _factory_section(raw.get("data", {}), "data", "kind", DATASETS, DataConfig, where)
-    gen = _factory_section(
-        raw.get("generator", {}), "generator", "net", GENERATORS, NetConfig, where
-    )
-    disc = _factory_section(
-        raw.get("discriminator", {}), "discriminator", "net", DISCRIMINATORS, NetConfig, where
-    )
+    gen = _factory_section(raw.get("generator", {}), "generator", "net", GENERATORS, NetConfig,
+                           where, INJECTED)
+    disc = _factory_section(raw.get("discriminator", {}), "discriminator", "net", DISCRIMINATORS,
+                            NetConfig, where, INJECTED)
     loss = _plain_section(raw.get("loss", {}), "loss", LossConfig, where)
     train = _plain_section(raw.get("train", {}), "train", TrainConfig, where)
     cfg = Config(description, data, gen, disc, loss, train)
@@ -162,6 +161,10 @@ def validate(cfg: Config, where: str) -> None:
     if min(t.d_pretrain, t.eval_every, t.picture_every) < 0 or t.instance_noise < 0:
         raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every and "
                           "instance_noise must be >= 0")
+    from gankit.augment import AUGMENTS
+
+    for name in filter(None, (a.strip() for a in t.augment.split(","))):
+        AUGMENTS.get_or_fail(name, f"{where}: train.augment")
     pack = cfg.discriminator.options.get("pack", 1)
     if pack < 1:
         raise GankitError(f"{where}: discriminator.pack must be >= 1, got {pack}")
@@ -235,7 +238,9 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
     """Value coerced to the default's type (int -> float allowed), or a clear error."""
     if isinstance(value, float) and not math.isfinite(value):
         raise GankitError(f"{where} must be a finite number, got {value!r}")
-    if default is None:
+    if default is None:  # optional paths
+        if not isinstance(value, str):
+            raise GankitError(f"{where} must be a string, got {value!r}")
         return value
     kind = type(default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -260,7 +265,8 @@ def _plain_section(raw: dict, name: str, cls, where: str):
     return cls(**kwargs)
 
 
-def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str):
+def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str,
+                     injected: set | tuple = ()):
     if not isinstance(raw, dict):
         raise GankitError(f"{where}: [{name}] must be a table")
     raw = dict(raw)
@@ -271,7 +277,7 @@ def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str)
     params = {
         k: p.default
         for k, p in inspect.signature(factory).parameters.items()
-        if k not in INJECTED and k != "self"
+        if k not in injected and k != "self"
     }
     options = {}
     for key, value in raw.items():

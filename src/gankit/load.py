@@ -13,7 +13,8 @@ from gankit import device as device_lib
 from gankit.config import Config, from_dict
 from gankit.data import VectorData
 from gankit.data import build as build_data
-from gankit.errors import GankitError
+from gankit.data.images import pixels
+from gankit.errors import GankitError, closest
 from gankit.train import build_networks
 
 
@@ -25,6 +26,12 @@ class LoadedRun:
     step: int
     shift: torch.Tensor  # (dim,): data = model * scale + shift
     scale: torch.Tensor
+    net_shape: dict  # {"dim": d} for vectors, {"channels", "resolution", "n_classes"} for images
+    classes: list[str] | None = None  # class names of a conditional run
+
+    @property
+    def is_image(self) -> bool:
+        return "resolution" in self.net_shape
 
     @property
     def data(self) -> VectorData:
@@ -33,8 +40,21 @@ class LoadedRun:
         data.check_map(self.shift, self.scale, f"data.path {self.cfg.data.options.get('path')!r}")
         return data
 
+    def class_index(self, name: str) -> int:
+        """A class of a conditional run by name or index ("sandal", "5")."""
+        if not self.classes:
+            raise GankitError("this run is not conditional: it takes no class")
+        if name in self.classes:
+            return self.classes.index(name)
+        if name.isdigit() and int(name) < len(self.classes):
+            return int(name)
+        raise GankitError(f"unknown class {name!r}{closest(name, self.classes)} "
+                          f"(or an index 0..{len(self.classes) - 1})")
+
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
-        """Model space -> data units, with the map saved in the checkpoint."""
+        """Model space -> data units (images: uint8 (N, R, R, C)), with the saved map."""
+        if self.is_image:
+            return pixels(x)
         return x * self.scale.to(x.device) + self.shift.to(x.device)
 
 
@@ -45,14 +65,15 @@ def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None) 
     cfg = from_dict(meta["config"], where=str(folder))
     if "data.shift" not in tensors:
         raise GankitError(f"checkpoint in {str(folder)!r} lacks data.shift/data.scale")
-    dim = tensors["data.shift"].numel()
-    G, D = build_networks(cfg, dim)
+    # the data's shape is saved with the weights; checkpoints before images knew only dim
+    shape = meta.get("net_shape", {"dim": tensors["data.shift"].numel()})
+    G, D = build_networks(cfg, shape)
     prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
     checkpoint.unflatten_module(prefix, tensors, G, str(folder))
     checkpoint.unflatten_module("D", tensors, D, str(folder))
     dev = device_lib.resolve(device)
     return LoadedRun(cfg, G.to(dev).eval(), D.to(dev).eval(), int(meta["step"]),
-                     tensors["data.shift"], tensors["data.scale"])
+                     tensors["data.shift"], tensors["data.scale"], shape, meta.get("classes"))
 
 
 __all__ = ["LoadedRun", "load_run"]

@@ -14,26 +14,40 @@ def latent(n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(G: nn.Module, n: int, seed: int, batch: int = 10_000) -> torch.Tensor:
-    """(n, dim) samples in model space on the CPU; G runs in eval mode on its own device."""
+def generate(G: nn.Module, n: int, seed: int, batch: int | None = None,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+    """(n, ...) samples in model space on the CPU; G runs in eval mode on its own device.
+
+    A conditional G draws `labels` (n,), by default the classes in turn: 0, 1, ..., K - 1, 0, ...
+    """
     device = next(G.parameters()).device
+    n_classes = getattr(G, "n_classes", 0)
+    if n_classes and labels is None:
+        labels = torch.arange(n) % n_classes
+    batch = batch or (10_000 if hasattr(G, "dim") else 250)  # images: bound activation memory
     was_training = G.training
     G.eval()
     g = torch.Generator().manual_seed(seed)
+    parts = []
     try:
-        parts = [G(latent(min(batch, n - i), G.z_dim, g).to(device)).cpu()
-                 for i in range(0, n, batch)]
+        for i in range(0, n, batch):
+            z = latent(min(batch, n - i), G.z_dim, g).to(device)
+            y = None if labels is None else labels[i:i + len(z)].to(device)
+            parts.append((G(z) if y is None else G(z, y)).cpu())
     finally:
         G.train(was_training)
-    return torch.cat(parts) if parts else torch.empty(0, G.dim)
+    return torch.cat(parts) if parts else torch.empty(0, getattr(G, "dim", 0))
 
 
 def evaluate(G: nn.Module, data, n: int | None = None, seed: int = 2024,
              to_data: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
     """The world's metrics on n generated samples (default: the protocol's number).
 
-    `to_data` maps model space to data units (default: the data's own map).
+    `to_data` maps model space to data units (default: the data's own map). A conditional G
+    draws every class in turn, and the metrics learn which class each sample was asked for.
     """
     n = n or data.default_eval_n
     x = (to_data or data.to_data)(generate(G, n, seed)).numpy()
-    return {"n": n, **data.metrics(x)}
+    n_classes = getattr(G, "n_classes", 0)
+    extra = {"labels": (torch.arange(n) % n_classes).numpy()} if n_classes else {}
+    return {"n": n, **data.metrics(x, **extra)}

@@ -9,7 +9,9 @@ is saved in checkpoints, so a resumed run equals one that never stopped.
 from __future__ import annotations
 
 import copy
+import inspect
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from gankit import augment as augment_lib
 from gankit import checkpoint
 from gankit import device as device_lib
 from gankit import run as run_lib
@@ -48,6 +51,8 @@ class GANState:
     device: torch.device
     data_shift: torch.Tensor  # (dim,): data = model * scale + shift
     data_scale: torch.Tensor
+    net_shape: dict  # the data's side of the networks' arguments, saved to rebuild them
+    classes: list[str] | None = None  # names of a conditional run's classes
     step: int = 0  # completed G steps
 
     @property
@@ -56,23 +61,33 @@ class GANState:
         return self.G_ema if self.G_ema is not None else self.G
 
 
-def build_networks(cfg: Config, dim: int) -> tuple[nn.Module, nn.Module]:
-    G = GENERATORS.get_or_fail(cfg.generator.net)(dim=dim, **cfg.generator.options)
-    D = DISCRIMINATORS.get_or_fail(cfg.discriminator.net)(dim=dim, **cfg.discriminator.options)
-    return G, D
+def build_networks(cfg: Config, shape: dict) -> tuple[nn.Module, nn.Module]:
+    """G and D for data of `shape` (the data's `net_shape`: dim, or channels and resolution)."""
+    nets = []
+    for role, registry, c in (("generator", GENERATORS, cfg.generator),
+                              ("discriminator", DISCRIMINATORS, cfg.discriminator)):
+        factory = registry.get_or_fail(c.net, f"{role}.net")
+        unknown = [k for k in shape if k not in inspect.signature(factory).parameters]
+        if unknown:
+            raise GankitError(f"{role}.net={c.net!r} does not fit this data (it has no "
+                              f"{', '.join(unknown)}); use 'mlp' for vectors, 'dcgan' for images")
+        nets.append(factory(**shape, **c.options))
+    return nets[0], nets[1]
 
 
 def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState:
     t = cfg.train
     with torch.random.fork_rng(devices=[]):  # seed the initialisation, leave the caller's RNG be
         torch.manual_seed(t.seed)
-        G, D = (net.to(device) for net in build_networks(cfg, data.dim))
+        G, D = (net.to(device) for net in build_networks(cfg, data.net_shape))
     G_ema = copy.deepcopy(G).requires_grad_(False) if t.ema > 0 else None
     fused = device_lib.fused_adam(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2), fused=fused)
     opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2), fused=fused)
     rng = torch.Generator().manual_seed(t.seed)
-    return GANState(G, D, G_ema, opt_g, opt_d, rng, device, data.shift, data.scale)
+    classes = list(data.classes) if data.n_classes else None
+    return GANState(G, D, G_ema, opt_g, opt_d, rng, device, data.shift, data.scale,
+                    dict(data.net_shape), classes)
 
 
 def _with_noise(x: torch.Tensor, std: float, rng: torch.Generator) -> torch.Tensor:
@@ -87,16 +102,31 @@ def _probe(logits: torch.Tensor, loss: GANLoss) -> torch.Tensor:
     return torch.sigmoid(logits).mean() if loss.prob else logits.mean()
 
 
-def d_step(state: GANState, real: torch.Tensor, cfg: Config, noise_std: float) -> dict | None:
-    """One D update on a real batch and a detached fake batch; None if the loss is not finite."""
+def _call(net: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """A net on its input, with the class input when the data is conditional."""
+    return net(x) if y is None else net(x, y)
+
+
+def _d_view(x: torch.Tensor, state: GANState, augment: list, noise_std: float) -> torch.Tensor:
+    """What D is shown: DiffAugment and instance noise, the same for real and fake."""
+    return _with_noise(augment_lib.apply(x, augment, state.rng), noise_std, state.rng)
+
+
+def d_step(state: GANState, real: torch.Tensor, y: torch.Tensor | None, cfg: Config,
+           noise_std: float, augment: list = ()) -> dict | None:
+    """One D update on a real batch and a detached fake batch; None if the loss is not finite.
+
+    Conditional data: the fakes are drawn for the real batch's classes, so both halves of the
+    batch (and any penalty's interpolates) share one label per row.
+    """
     loss, lc = LOSSES[cfg.loss.name], cfg.loss
     G, D = state.G, state.D
     with torch.no_grad():
-        fake = G(latent(real.shape[0], G.z_dim, state.rng).to(state.device))
-    real, fake = _with_noise(real, noise_std, state.rng), _with_noise(fake, noise_std, state.rng)
-    real_logits, fake_logits = D(real), D(fake)
+        fake = _call(G, latent(real.shape[0], G.z_dim, state.rng).to(state.device), y)
+    real, fake = _d_view(real, state, augment, noise_std), _d_view(fake, state, augment, noise_std)
+    real_logits, fake_logits = _call(D, real, y), _call(D, fake, y)
     d_loss = loss.d(real_logits, fake_logits, 1.0 - lc.label_smoothing)
-    penalty = PENALTIES[lc.penalty](D, real, fake, state.rng)
+    penalty = PENALTIES[lc.penalty](D, real, fake, state.rng, y)
     total = d_loss + lc.penalty_weight * penalty
     if not torch.isfinite(total):
         return None
@@ -112,8 +142,9 @@ def d_step(state: GANState, real: torch.Tensor, cfg: Config, noise_std: float) -
             "d_fake": _probe(fake_logits.detach(), loss)}
 
 
-def g_step(state: GANState, batch_size: int, cfg: Config, noise_std: float) -> dict | None:
-    """One G update through a frozen D; None if the loss is not finite.
+def g_step(state: GANState, y: torch.Tensor | None, batch_size: int, cfg: Config,
+           noise_std: float, augment: list = ()) -> dict | None:
+    """One G update through a frozen D, for classes `y` (or None); None if the loss is not finite.
 
     D is left exactly as it was: no weight changes, no gradients, and its buffers (BatchNorm
     statistics, spectral-norm vectors), which a forward pass in train mode updates, are restored.
@@ -123,8 +154,8 @@ def g_step(state: GANState, batch_size: int, cfg: Config, noise_std: float) -> d
     buffers = [b.clone() for b in D.buffers()]
     D.requires_grad_(False)
     try:
-        fake = G(latent(batch_size, G.z_dim, state.rng).to(state.device))
-        fake_logits = D(_with_noise(fake, noise_std, state.rng))
+        fake = _call(G, latent(batch_size, G.z_dim, state.rng).to(state.device), y)
+        fake_logits = _call(D, _d_view(fake, state, augment, noise_std), y)
         g_loss = loss.g(fake_logits)
         if not torch.isfinite(g_loss):
             return None
@@ -155,7 +186,8 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
     tensors |= opt_g | opt_d | rngs | {"rng.loop": state.rng.get_state()}
     # the data's affine map, so samples can be put in data units without the data at hand
     tensors |= {"data.shift": state.data_shift, "data.scale": state.data_scale}
-    meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d}
+    meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d,
+            "net_shape": state.net_shape, "classes": state.classes}
     return tensors, meta
 
 
@@ -209,6 +241,10 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
+def _to(y: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if y is None else y.to(device)
+
+
 # --- the loop ----------------------------------------------------------------------------------
 
 
@@ -227,6 +263,11 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     state = build_state(cfg, data, device)
     run_lib.prepare(run_dir, cfg, resume)
     log = JsonLines(run_dir / "metrics.jsonl")
+    if getattr(data, "skipped", None):  # unreadable image files: named, never silently lost
+        (run_dir / "skipped_files.txt").write_text("\n".join(data.skipped) + "\n")
+        print(f"gankit: skipped {len(data.skipped)} unreadable files, listed in "
+              f"{run_dir / 'skipped_files.txt'}", file=sys.stderr)
+    augment = augment_lib.policy(t.augment)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
@@ -249,14 +290,15 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             # Train D: n_critic steps (plus the pretraining steps before the first G step).
             ok = True
             for _ in range(t.n_critic + (t.d_pretrain if step == 0 else 0)):
-                real = data.sample(t.batch_size, state.rng).to(device)
-                out = d_step(state, real, cfg, noise_std)
+                real, y = data.batch(t.batch_size, state.rng)
+                out = d_step(state, real.to(device), _to(y, device), cfg, noise_std, augment)
                 ok = ok and out is not None
                 for k, v in (out or {}).items():
                     stats.report(k, v)
 
             # Train G through the frozen D (not against a D whose own step just failed).
-            out = g_step(state, t.batch_size, cfg, noise_std) if ok else None
+            y = _to(data.fake_labels(t.batch_size, state.rng), device)
+            out = g_step(state, y, t.batch_size, cfg, noise_std, augment) if ok else None
             ok = ok and out is not None
             for k, v in (out or {}).items():
                 stats.report(k, v)
@@ -289,7 +331,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                 bar.set_postfix({label: f"{record[k]:.3g}" for k, label in BAR.items()
                                  if k in record})
             if (t.picture_every and state.step % t.picture_every == 0) or done:
-                viz.save_pictures(state, data, cfg, run_dir)
+                viz.save_pictures(state, data, cfg, run_dir, final=state.step == t.steps)
             if state.step % t.checkpoint_every == 0 or done:
                 save_checkpoint(state, cfg, run_dir)
     return state

@@ -19,6 +19,7 @@ class VectorData(ABC):
 
     dim: int
     default_eval_n = 10_000
+    n_classes = 0  # vector worlds are unconditional
 
     def __init__(self, dim: int, shift=0.0, scale=1.0):
         self.dim = dim
@@ -32,6 +33,18 @@ class VectorData(ABC):
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """(n, dim) float32 batch in model space, drawn with `generator` (CPU)."""
         return self.to_model(self.draw(n, generator))
+
+    def batch(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, None]:
+        """A real batch in model space and its class input (none for vectors)."""
+        return self.sample(n, generator), None
+
+    def fake_labels(self, n: int, generator: torch.Generator) -> None:
+        return None
+
+    @property
+    def net_shape(self) -> dict:
+        """The data's side of the networks' constructor arguments."""
+        return {"dim": self.dim}
 
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.shift.to(x.device)) / self.scale.to(x.device)

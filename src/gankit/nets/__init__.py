@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.registry import Registry
 
@@ -9,5 +10,8 @@ GENERATORS = Registry("generator net")
 DISCRIMINATORS = Registry("discriminator net")
 GENERATORS["mlp"] = MLPGenerator
 DISCRIMINATORS["mlp"] = MLPDiscriminator
+GENERATORS["dcgan"] = DCGANGenerator
+DISCRIMINATORS["dcgan"] = DCGANDiscriminator
 
-__all__ = ["GENERATORS", "DISCRIMINATORS", "MLPGenerator", "MLPDiscriminator"]
+__all__ = ["GENERATORS", "DISCRIMINATORS", "DCGANDiscriminator", "DCGANGenerator", "MLPGenerator",
+           "MLPDiscriminator"]

@@ -8,18 +8,23 @@ from pathlib import Path
 from gankit.losses import LOSSES
 from gankit.stats import JsonLines
 from gankit.viz.curves import curves_figure
+from gankit.viz.images import grid, save_image_pictures
 from gankit.viz.world import world_figure
 
 
-def save_pictures(state, data, cfg, run_dir: Path) -> None:
-    """pictures/world.png (+ a copy per step) and pictures/curves.png."""
+def save_pictures(state, data, cfg, run_dir: Path, final: bool = False) -> None:
+    """Vectors: pictures/world.png (+ a copy per step). Images: sample grids in samples/ and,
+    when `final`, their animation. Both: pictures/curves.png."""
     folder = Path(run_dir) / "pictures"
     folder.mkdir(parents=True, exist_ok=True)
-    world_figure(state, data, cfg).savefig(folder / "world.png")
-    shutil.copyfile(folder / "world.png", folder / f"world_{state.step:08d}.png")
+    if hasattr(data, "resolution"):
+        save_image_pictures(state, data, run_dir, final)
+    else:
+        world_figure(state, data, cfg).savefig(folder / "world.png")
+        shutil.copyfile(folder / "world.png", folder / f"world_{state.step:08d}.png")
     records = JsonLines(Path(run_dir) / "metrics.jsonl").read()
     if records:
         curves_figure(records, LOSSES[cfg.loss.name].prob).savefig(folder / "curves.png")
 
 
-__all__ = ["save_pictures", "world_figure", "curves_figure"]
+__all__ = ["save_pictures", "world_figure", "curves_figure", "grid"]

@@ -1,0 +1,218 @@
+"""Latent-space tools: spherical walks between seeds and vector arithmetic on attributes.
+
+Arithmetic follows Radford et al. 2016 (DCGAN, section 6.3): average the latent vectors of
+generated samples that share a set of attributes, combine the averages (A - B + C), and generate
+from the result (plus a little uniform noise, for several variants). Attributes are a class
+(the class input of a conditional run, or what a classifier sees in an unconditional one) and
+measurable properties of the samples (`thick`/`thin` = the top/bottom quarter of ink mass).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gankit.errors import GankitError
+from gankit.sampling import latent
+
+# property words: (property, which end of its distribution)
+QUALIFIERS = {"thick": ("ink", "high"), "thin": ("ink", "low")}
+
+
+def ink(images: np.ndarray) -> np.ndarray:
+    """Ink mass: mean brightness of uint8 images (N, H, W, C) in [0, 1] (stroke thickness)."""
+    return images.reshape(len(images), -1).mean(1) / 255.0
+
+
+PROPERTIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"ink": ink}
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between rows of a and b (Gaussian latents keep their norm)."""
+    an, bn = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.arccos((an * bn).sum(-1, keepdim=True).clamp(-1, 1))
+    so = torch.sin(omega)
+    lerp = (1 - t) * a + t * b
+    out = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / so.clamp(min=1e-7)
+    return torch.where(so < 1e-6, lerp, out)
+
+
+def walk(z_dim: int, n: int, seeds: list[int], frames: int) -> torch.Tensor:
+    """A closed walk through the latents of `seeds`: (len(seeds) * frames, n, z_dim)."""
+    keys = [latent(n, z_dim, torch.Generator().manual_seed(s)) for s in seeds]
+    out = []
+    for a, b in zip(keys, keys[1:] + keys[:1]):
+        out += [slerp(a, b, i / frames) for i in range(frames)]
+    return torch.stack(out)
+
+
+@torch.no_grad()
+def decode(G, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """G on given latents (N, z_dim) in eval mode, on G's device; model space, on the CPU."""
+    device = next(G.parameters()).device
+    was = G.training
+    G.eval()
+    try:
+        out = G(z.to(device)) if labels is None else G(z.to(device), labels.to(device))
+    finally:
+        G.train(was)
+    return out.cpu()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One operand of the arithmetic: an optional class and property requirements."""
+
+    text: str
+    cls: int | None
+    qualifiers: tuple[tuple[str, str], ...]
+
+
+def parse_spec(text: str, classes: list[str] | None) -> Spec:
+    """'7 thick' or 'sandal' or 'thin' -> Spec; classes are names or indices of `classes`."""
+    cls, quals = None, []
+    for token in text.replace(",", " ").split():
+        if token in QUALIFIERS:
+            quals.append(QUALIFIERS[token])
+        elif ":" in token and token.split(":")[0] in PROPERTIES and \
+                token.split(":")[1] in ("high", "low"):
+            quals.append(tuple(token.split(":")))
+        elif classes and (token in classes or (token.isdigit() and int(token) < len(classes))):
+            if cls is not None:
+                raise GankitError(f"{text!r} names two classes")
+            cls = classes.index(token) if token in classes else int(token)
+        else:
+            valid = ", ".join([*QUALIFIERS, "ink:high", "ink:low"] + (classes or [])[:12])
+            raise GankitError(f"unknown attribute {token!r} in {text!r}; valid: {valid}")
+    return Spec(text, cls, tuple(quals))
+
+
+@dataclass
+class Pool:
+    """Generated samples with what is known of each: latents, images, class, properties."""
+
+    z: torch.Tensor  # (N, z_dim)
+    labels: torch.Tensor | None  # (N,) class input of a conditional G, else None
+    images: np.ndarray  # (N, R, R, C) uint8
+    cls: np.ndarray | None  # (N,) class of each sample (input, or classifier's), -1 = unsure
+    props: dict[str, np.ndarray]
+
+
+def make_pool(G, to_data, n: int, seed: int, n_classes: int = 0,
+              classify: Callable[[np.ndarray], np.ndarray] | None = None,
+              min_confidence: float = 0.9) -> Pool:
+    """n samples of G; an unconditional run's classes come from `classify` (probabilities)."""
+    z = latent(n, G.z_dim, torch.Generator().manual_seed(seed))
+    labels = torch.arange(n) % n_classes if n_classes else None
+    images = to_data(decode(G, z, labels)).numpy()
+    if labels is not None:
+        cls = labels.numpy()
+    elif classify is not None:
+        probs = classify(images)
+        cls = np.where(probs.max(1) >= min_confidence, probs.argmax(1), -1)
+    else:
+        cls = None
+    return Pool(z, labels, images, cls, {k: f(images) for k, f in PROPERTIES.items()})
+
+
+def select(pool: Pool, spec: Spec, quantile: float = 0.25) -> np.ndarray:
+    """Indices of pool samples that carry `spec`'s attributes.
+
+    A qualifier keeps the top (or bottom) `quantile` of its property among the samples of the
+    spec's class, so "thick 7" means thick for a 7.
+    """
+    keep = np.ones(len(pool.images), bool)
+    if spec.cls is not None:
+        if pool.cls is None:
+            raise GankitError(f"{spec.text!r} names a class, but this run is unconditional and "
+                              "has no classifier for its data")
+        keep &= pool.cls == spec.cls
+    for prop, end in spec.qualifiers:
+        values = pool.props[prop][keep]
+        if len(values) == 0:
+            break
+        q = np.quantile(values, 1 - quantile if end == "high" else quantile)
+        keep &= (pool.props[prop] >= q) if end == "high" else (pool.props[prop] <= q)
+    return np.flatnonzero(keep)
+
+
+def result_class(specs: list[Spec], signs: list[int]) -> int | None:
+    """The class left by the arithmetic on the operands' classes (7 - 7 + 1 = 1), or None."""
+    count = Counter()
+    for spec, sign in zip(specs, signs):
+        if spec.cls is not None:
+            count[spec.cls] += sign
+    left = {c: k for c, k in count.items() if k}
+    if not left:
+        return None
+    if list(left.values()) != [1]:
+        raise GankitError("the classes of the operands must leave exactly one class (like "
+                          f"'7 thick' - '7' + '1'), got {dict(left)}")
+    return next(iter(left))
+
+
+@dataclass
+class ArithmeticResult:
+    z: torch.Tensor  # (n_variants, z_dim): the combined latent plus small noise
+    label: int | None  # class of the result (the class input of a conditional G)
+    images: np.ndarray  # (n_variants, R, R, C) uint8
+    operands: list[np.ndarray]  # per operand, indices into the pool
+    report: dict
+
+
+def arithmetic(G, to_data, pool: Pool, specs: list[Spec], signs: list[int],
+               n_variants: int = 16, noise: float = 0.25, seed: int = 0, min_count: int = 5,
+               classify: Callable[[np.ndarray], np.ndarray] | None = None) -> ArithmeticResult:
+    """Mean latent of each operand, combined with `signs`, then decoded with small noise.
+
+    The report says how often the results carry the predicted class (by `classify`, or the
+    class input) and each predicted property (beyond the median of the pool's samples of that
+    class), next to what chance would give.
+    """
+    picked = [select(pool, s) for s in specs]
+    for spec, idx in zip(specs, picked):
+        if len(idx) < min_count:
+            raise GankitError(f"only {len(idx)} generated samples carry {spec.text!r}; "
+                              "draw more with a larger pool (-n) or ask for less")
+    z = sum(sign * pool.z[torch.from_numpy(idx)].mean(0) for sign, idx in zip(signs, picked))
+    g = torch.Generator().manual_seed(seed)
+    variants = z + noise * (2 * torch.rand(n_variants, len(z), generator=g) - 1)
+    label = result_class(specs, signs)
+    labels = None
+    if pool.labels is not None:
+        if label is None:
+            raise GankitError("a conditional run needs a class in the operands")
+        labels = torch.full((n_variants,), label)
+    images = to_data(decode(G, variants, labels)).numpy()
+    report = _report(pool, specs, signs, images, label, classify)
+    return ArithmeticResult(variants, label, images, picked, report)
+
+
+def _report(pool, specs, signs, images, label, classify) -> dict:
+    report: dict = {"operands": [f"{'+-'[s < 0]} {sp.text}" for sp, s in zip(specs, signs)],
+                    "class": label}
+    same = np.ones(len(pool.images), bool) if label is None or pool.cls is None else \
+        pool.cls == label
+    if label is not None and classify is not None:
+        pred = classify(images).argmax(1)
+        report["class_rate"] = float((pred == label).mean())
+        report["class_chance"] = float(np.mean(pool.cls == label)) if pool.cls is not None \
+            else None
+    want = Counter()
+    for spec, sign in zip(specs, signs):
+        for q in spec.qualifiers:
+            want[q] += sign
+    for (prop, end), k in want.items():
+        if not k:
+            continue
+        end = end if k > 0 else ("low" if end == "high" else "high")
+        median = np.median(pool.props[prop][same])
+        values = PROPERTIES[prop](images)
+        hit = values > median if end == "high" else values < median
+        report[f"{prop}_{end}_rate"] = float(hit.mean())
+        report[f"{prop}_{end}_chance"] = 0.5  # by definition of the median
+    return report

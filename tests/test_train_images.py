@@ -1,0 +1,168 @@
+"""Training on images end to end: pictures, resume, conditional labels, the command line."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from gankit import checkpoint, config
+from gankit.cli import main
+from gankit.errors import GankitError
+from gankit.metrics.classifier import WEIGHTS
+from gankit.train import fit
+
+from .images_util import fake_mnist
+
+
+def tiny_images(tmp_path, *extra):
+    path = fake_mnist(tmp_path / "data")
+    return [f"data.path={path}", "data.resolution=8", "generator.width=4", "generator.z_dim=4",
+            "discriminator.width=4", "train.batch_size=8", "train.steps=6", "train.log_every=2",
+            "train.picture_every=3", "train.checkpoint_every=3", "train.device=cpu", *extra]
+
+
+def cli(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def test_run_writes_sample_grids_an_animation_and_checkpoints(tmp_path):
+    cfg = config.load("mnist", tiny_images(tmp_path))
+    st = fit(cfg, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert st.step == 6
+    shots = sorted(p.name for p in (run / "samples").glob("step_*.png"))
+    assert shots == ["step_00000003.png", "step_00000006.png"]
+    assert Image.open(run / "samples" / "step_00000006.png").size == (2 + 8 * 10,) * 2  # 8 x 8
+    gif = Image.open(run / "samples" / "training.gif")
+    assert gif.n_frames == 2
+    assert (run / "pictures" / "curves.png").is_file()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6] and "d_real" in records[0]
+
+
+def test_conditional_snapshots_show_one_row_per_class(tmp_path):
+    cfg = config.load("mnist-conditional", tiny_images(tmp_path, "train.steps=3"))
+    fit(cfg, tmp_path / "run", progress=False)
+    assert Image.open(tmp_path / "run" / "samples.png").size == (2 + 10 * 10,) * 2
+
+
+@pytest.mark.parametrize("preset, extra", [
+    ("mnist-conditional", ["train.augment=color,translation,cutout",
+                           "discriminator.conditioning=concat", "train.ema=0.9"]),
+    ("stacked-mnist", ["discriminator.minibatch_std=true", "train.lr_decay=linear"]),
+    ("folder", []),
+])
+def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, preset, extra):
+    if preset == "folder":
+        rng = np.random.default_rng(0)
+        for i in range(6):
+            (tmp_path / "photos").mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
+                tmp_path / "photos" / f"{i}.png")
+        extra = [f"data.path={tmp_path / 'photos'}", "data.resolution=8", "generator.width=4",
+                 "discriminator.width=4", "train.batch_size=8", "train.steps=6",
+                 "train.picture_every=3", "train.checkpoint_every=3", "train.device=cpu"]
+        cfg = config.load(preset, extra)
+    else:
+        cfg = config.load(preset, tiny_images(tmp_path, *extra))
+    fit(cfg, tmp_path / "straight", progress=False)
+    fit(cfg, tmp_path / "split", until=4, progress=False)
+    fit(cfg, tmp_path / "split", resume=True, progress=False)
+    a, _ = checkpoint.load(tmp_path / "straight" / "checkpoints")
+    b, _ = checkpoint.load(tmp_path / "split" / "checkpoints")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_conditional_players_get_labels_drawn_like_the_data(tmp_path, monkeypatch):
+    import gankit.train as train
+
+    seen = {"d": [], "g": []}
+    real_d, real_g = train.d_step, train.g_step
+    monkeypatch.setattr(train, "d_step", lambda st, x, y, *a: seen["d"].append(y) or
+                        real_d(st, x, y, *a))
+    monkeypatch.setattr(train, "g_step", lambda st, y, *a: seen["g"].append(y) or
+                        real_g(st, y, *a))
+    fit(config.load("mnist-conditional", tiny_images(tmp_path, "train.steps=3")), tmp_path / "r",
+        progress=False)
+    for y in seen["d"] + seen["g"]:
+        assert y is not None and y.shape == (8,) and y.min() >= 0 and y.max() < 10
+
+
+def test_networks_must_fit_the_data(tmp_path):
+    cfg = config.load("mnist", tiny_images(tmp_path, "generator.net=mlp"))
+    with pytest.raises(GankitError, match="generator.net='mlp' does not fit.*'dcgan' for images"):
+        fit(cfg, tmp_path / "run", progress=False)
+    cfg = config.from_dict({"data": {"kind": "ring"}, "generator": {"net": "dcgan"},
+                            "train": {"device": "cpu"}})
+    with pytest.raises(GankitError, match="generator.net='dcgan' does not fit.*no dim"):
+        fit(cfg, tmp_path / "run2", progress=False)
+
+
+def test_unreadable_files_are_listed_in_the_run_folder(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.new("RGB", (10, 10), (i, 0, 0)).save(photos / f"{i}.png")
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    cfg = config.load("folder", [f"data.path={photos}", "data.resolution=8", "train.steps=1",
+                                 "generator.width=4", "discriminator.width=4",
+                                 "train.batch_size=4", "train.device=cpu"])
+    fit(cfg, tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "skipped_files.txt").read_text().strip().endswith("broken.jpg")
+
+
+def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
+    run = tmp_path / "run"
+    code, text = cli("train", "mnist-conditional", *tiny_images(tmp_path), "--out", run,
+                     "--quiet")
+    assert code == 0, text
+    code, text = cli("sample", run, "-n", 12, "--out", tmp_path / "s.npy", "--class", 7)
+    assert code == 0, text
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (12, 8, 8, 1) and x.dtype == np.uint8
+    assert cli("sample", run, "-n", 9, "--out", tmp_path / "g.png")[0] == 0
+    assert Image.open(tmp_path / "g.png").size == (2 + 3 * 10,) * 2
+    assert cli("sample", run, "-n", 3, "--out", tmp_path / "each")[0] == 0
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == [
+        "000000.png", "000001.png", "000002.png"]
+
+    code, text = cli("interpolate", run, "--out", tmp_path / "w.gif", "--seeds", "1,2,3",
+                     "--frames", 4, "-n", 3)
+    assert code == 0, text
+    gif = Image.open(tmp_path / "w.gif")
+    assert gif.n_frames == 12 and gif.size == (2 + 3 * 10, 2 + 10 * 10)  # a row per class
+
+    if WEIGHTS.is_file():
+        code, text = cli("eval", run, "-n", 200)
+        assert code == 0, text
+        scores = json.loads(text)
+        assert scores["n"] == 200 and 0 <= scores["class_match"] <= 1
+        assert {"classes", "class_kl", "confident", "mnist_score"} <= scores.keys()
+
+
+@pytest.mark.parametrize("args, match", [
+    (["sample", "{run}", "--out", "{tmp}/x.npy", "--class", "sandal"], "unknown class 'sandal'"),
+    (["sample", "{run}", "--out", "{tmp}/x.jpg"], "FILE.npy, grid.png or a folder"),
+    (["interpolate", "{run}", "--out", "{tmp}/w.png"], "animated .gif"),
+    (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", "1"], "at least two seeds"),
+    (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", "a,b"], "integers"),
+])
+def test_image_command_errors(tmp_path, args, match):
+    run = tmp_path / "run"
+    cli("train", "mnist-conditional", *tiny_images(tmp_path, "train.steps=1"), "--out", run,
+        "--quiet")
+    code, text = cli(*[a.format(run=run, tmp=tmp_path) for a in args])
+    assert code == 2 and match in text, text
+
+
+def test_class_of_an_unconditional_run_is_an_error(tmp_path):
+    run = tmp_path / "run"
+    cli("train", "mnist", *tiny_images(tmp_path, "train.steps=1"), "--out", run, "--quiet")
+    code, text = cli("sample", run, "--out", tmp_path / "x.npy", "--class", "3")
+    assert code == 2 and "not conditional" in text
