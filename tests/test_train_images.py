@@ -11,7 +11,6 @@ from PIL import Image
 from gankit import checkpoint, config
 from gankit.cli import main
 from gankit.errors import GankitError
-from gankit.metrics.classifier import WEIGHTS
 from gankit.train import fit
 
 from .images_util import fake_mnist
@@ -138,12 +137,11 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
     gif = Image.open(tmp_path / "w.gif")
     assert gif.n_frames == 12 and gif.size == (2 + 3 * 10, 2 + 10 * 10)  # a row per class
 
-    if WEIGHTS.is_file():
-        code, text = cli("eval", run, "-n", 200)
-        assert code == 0, text
-        scores = json.loads(text)
-        assert scores["n"] == 200 and 0 <= scores["class_match"] <= 1
-        assert {"classes", "class_kl", "confident", "mnist_score"} <= scores.keys()
+    code, text = cli("eval", run, "-n", 200)
+    assert code == 0, text
+    scores = json.loads(text)
+    assert scores["n"] == 200 and 0 <= scores["class_match"] <= 1
+    assert {"classes", "class_kl", "confident", "mnist_score"} <= scores.keys()
 
 
 @pytest.mark.parametrize("args, match", [
@@ -166,3 +164,18 @@ def test_class_of_an_unconditional_run_is_an_error(tmp_path):
     cli("train", "mnist", *tiny_images(tmp_path, "train.steps=1"), "--out", run, "--quiet")
     code, text = cli("sample", run, "--out", tmp_path / "x.npy", "--class", "3")
     assert code == 2 and "not conditional" in text
+
+
+def test_arithmetic_from_the_command_line(tmp_path):
+    run = tmp_path / "run"
+    cli("train", "mnist-conditional", *tiny_images(tmp_path, "train.steps=2"), "--out", run,
+        "--quiet")
+    code, text = cli("arithmetic", run, "7 thick", "7", "1", "-n", 400, "--out",
+                     tmp_path / "a.png")
+    assert code == 0, text
+    report = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    assert report["class"] == 1 and report["operands"] == ["+ 7 thick", "- 7", "+ 1"]
+    assert 0 <= report["ink_high_rate"] <= 1 and 0 <= report["class_rate"] <= 1
+    assert Image.open(tmp_path / "a.png").size == (2 + 8 * 10, 2 + 4 * 10)  # A, B, C, result
+    code, text = cli("arithmetic", run, "7 bold", "7", "1", "--out", tmp_path / "b.png")
+    assert code == 2 and "unknown attribute 'bold'" in text
