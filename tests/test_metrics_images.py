@@ -35,8 +35,6 @@ def test_real_digits_score_well_and_one_class_is_caught(test_digits):
     assert real["class_match"] > 0.99 and real["confident"] > 0.95
     ones = digit_metrics(images[labels == 1][:500])
     assert ones["classes"] <= 4 and ones["class_kl"] > 2 and ones["mnist_score"] < 1.5
-    noise = np.random.default_rng(0).integers(0, 256, (200, 28, 28), dtype=np.uint8)
-    assert digit_metrics(noise)["confident"] < 0.5
 
 
 def test_stacked_mnist_counts_triples(test_digits):

@@ -2,7 +2,8 @@
 
 - MNIST: `classes` (digits the classifier finds among the samples, of 10), `class_kl`
   (KL(predicted class histogram || uniform), nats; 0 = balanced), `confident` (share of samples
-  the classifier gives >= 0.9 to one digit: a legibility proxy) and `mnist_score` (the Inception
+  the classifier gives >= 0.9 to one digit; not proof of legibility: like most classifiers, it
+  is confident on pure noise too) and `mnist_score` (the Inception
   Score computed with the digit classifier, exp E_x KL(p(y|x) || p(y)); 10 at best), and for
   conditional runs `class_match` (share of samples classified as the class they were asked for).
 - Stacked MNIST (Metz et al. 2017; VEEGAN and PacGAN's protocol): each channel is classified,
