@@ -4,9 +4,10 @@
     python benchmarks/toy.py --presets ring --seeds 2 --no-losses
 
 Each run is a normal `fit` into a temporary run folder; its wall time covers the whole of `fit`
-(set-up, training, pictures, checkpoints). With `--jobs 2` two runs go at once, one thread each
-(on 2 cores, small MLPs train about as fast on one thread as on two), which halves the total time;
-each run's wall time is then measured on one core, a stricter budget than the issue's two.
+(set-up, training, pictures, checkpoints). By default one run goes at a time with every thread
+(the issue's budget: 2 cores per run). With `--jobs 2` two runs go at once, one thread each (small
+MLPs at batch 256 train about as fast on one thread as on two), which halves the total time; each
+run's wall time is then measured on one core.
 Scores use each world's protocol (PacGAN's 2,500 samples for mixtures, 10,000 otherwise). Raw
 rows are appended to benchmarks/results/toy.jsonl and a Markdown table is printed for
 BENCHMARKS.md.

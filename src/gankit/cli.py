@@ -79,7 +79,8 @@ def train(target, overrides, out, resume, seed, until, quiet):
         out = Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     click.echo(f"run folder: {out}", err=True)
     state = fit(cfg, out, resume=resume, until=until, progress=not quiet)
-    click.echo(f"done: step {state.step}; pictures in {Path(out) / 'pictures'}", err=True)
+    where = Path(out) / ("samples" if (Path(out) / "samples").is_dir() else "pictures")
+    click.echo(f"done: step {state.step}; pictures in {where}", err=True)
 
 
 @main.command()
