@@ -137,9 +137,7 @@ def interpolate(run, out, seeds, n, frames, cls, device):
 
     A conditional run shows one row per class walking the same latents.
     """
-    import torch
-
-    from gankit.latent import decode, walk
+    from gankit.latent import walk_frames
     from gankit.load import load_run
     from gankit.viz.images import save_walk
 
@@ -154,18 +152,11 @@ def interpolate(run, out, seeds, n, frames, cls, device):
     loaded = load_run(run, device)
     if not loaded.is_image:
         raise GankitError("interpolate draws pictures of image runs; this run has vector data")
-    path = walk(loaded.G.z_dim, n, seed_list, frames)  # (T, n, z_dim)
-    k = loaded.net_shape.get("n_classes", 0)
-    rows = [loaded.class_index(cls)] if cls is not None else list(range(min(k, 10)))
-    frames_u8 = []
-    for z in path:
-        if rows:  # one row per class, the same latents in every row
-            labels = torch.tensor(rows).repeat_interleave(n)
-            frames_u8.append(loaded.to_data(decode(loaded.G, z.repeat(len(rows), 1), labels)))
-        else:
-            frames_u8.append(loaded.to_data(decode(loaded.G, z)))
-    save_walk([f.numpy() for f in frames_u8], n, out)
-    click.echo(f"wrote a walk of {len(path)} frames through seeds {seed_list} to {out}", err=True)
+    rows = [loaded.class_index(cls)] if cls is not None else None
+    frames_u8 = walk_frames(loaded.G, loaded.to_data, n, seed_list, frames, rows)
+    save_walk(frames_u8, n, out)
+    click.echo(f"wrote a walk of {len(frames_u8)} frames through seeds {seed_list} to {out}",
+               err=True)
 
 
 @main.command()
@@ -193,7 +184,7 @@ def arithmetic(run, a, b, c, out, n, seed, device):
     loaded = load_run(run, device)
     if not loaded.is_image:
         raise GankitError("arithmetic works on image runs; this run has vector data")
-    classify, classes = _digit_classifier(loaded)
+    classify, classes = latent_lib.digit_classifier(loaded.cfg.data.kind)
     specs = [latent_lib.parse_spec(t, loaded.classes or classes) for t in (a, b, c)]
     pool = latent_lib.make_pool(loaded.G, loaded.to_data, n, seed,
                                 loaded.net_shape.get("n_classes", 0), classify)
@@ -202,15 +193,6 @@ def arithmetic(run, a, b, c, out, n, seed, device):
     save_arithmetic(pool.images, result, out)
     click.echo(json.dumps(result.report, indent=1))
     click.echo(f"picture: {out}", err=True)
-
-
-def _digit_classifier(loaded):
-    """The shipped digit classifier, for runs on MNIST digits (else none)."""
-    if loaded.cfg.data.kind != "mnist":
-        return None, None
-    from gankit.metrics.classifier import classify
-
-    return classify, [str(i) for i in range(10)]
 
 
 @main.command(name="eval")

@@ -50,6 +50,35 @@ def walk(z_dim: int, n: int, seeds: list[int], frames: int) -> torch.Tensor:
     return torch.stack(out)
 
 
+def walk_frames(G, to_data, n: int, seeds: list[int], frames: int,
+                rows: list[int] | None = None) -> list[np.ndarray]:
+    """uint8 frames (M, R, R, C) of a walk of n latents through `seeds`.
+
+    A conditional G shows one row per class (`rows`, default its first 10 classes) walking the
+    same latents; an unconditional G one row of n.
+    """
+    n_classes = getattr(G, "n_classes", 0)
+    if rows is None:
+        rows = list(range(min(n_classes, 10)))
+    out = []
+    for z in walk(G.z_dim, n, seeds, frames):  # (n, z_dim) per frame
+        if n_classes:
+            labels = torch.tensor(rows).repeat_interleave(n)
+            out.append(to_data(decode(G, z.repeat(len(rows), 1), labels)).numpy())
+        else:
+            out.append(to_data(decode(G, z)).numpy())
+    return out
+
+
+def digit_classifier(data_kind: str):
+    """(classify, class names) for runs on MNIST digits, where the shipped classifier applies."""
+    if data_kind != "mnist":
+        return None, None
+    from gankit.metrics.classifier import classify
+
+    return classify, [str(i) for i in range(10)]
+
+
 @torch.no_grad()
 def decode(G, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """G on given latents (N, z_dim) in eval mode, on G's device; model space, on the CPU."""
