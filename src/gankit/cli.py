@@ -108,8 +108,7 @@ def sample(run, n, seed, out, cls, device):
         raise GankitError(f"--out {str(out)!r}: give FILE.npy, grid.png or a folder")
     if out.suffix == ".png" and not loaded.is_image:
         raise GankitError(f"--out {str(out)!r}: a grid picture needs an image run; use .npy")
-    folder = out.resolve().parent if out.suffix else out.resolve()
-    if out.suffix and not folder.is_dir():
+    if out.suffix and not out.resolve().parent.is_dir():
         raise GankitError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
     labels = None if cls is None else torch.full((n,), loaded.class_index(cls))
     x = loaded.to_data(generate(loaded.G, n, seed, labels=labels)).numpy()

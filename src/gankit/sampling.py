@@ -47,7 +47,8 @@ def evaluate(G: nn.Module, data, n: int | None = None, seed: int = 2024,
     draws every class in turn, and the metrics learn which class each sample was asked for.
     """
     n = n or data.default_eval_n
-    x = (to_data or data.to_data)(generate(G, n, seed)).numpy()
     n_classes = getattr(G, "n_classes", 0)
-    extra = {"labels": (torch.arange(n) % n_classes).numpy()} if n_classes else {}
+    labels = torch.arange(n) % n_classes if n_classes else None
+    x = (to_data or data.to_data)(generate(G, n, seed, labels=labels)).numpy()
+    extra = {} if labels is None else {"labels": labels.numpy()}
     return {"n": n, **data.metrics(x, **extra)}

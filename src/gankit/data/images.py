@@ -35,7 +35,6 @@ class ImageData:
     """
 
     default_eval_n = 10_000
-    kind = "images"
 
     def __init__(self, images: np.ndarray, labels: np.ndarray | None = None,
                  classes: list[str] | None = None, conditional: bool = False,

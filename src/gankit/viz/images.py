@@ -54,7 +54,7 @@ def save_animation(frames: list[Path], out: Path, ms_per_frame: int = 200) -> No
 
 
 def save_image_pictures(state, data, run_dir: Path, final: bool) -> None:
-    """samples/step_XXXXXXXX.png (+ samples.png, the latest); at the end, samples/training.gif."""
+    """samples/step_NNNNNNNN.png (+ samples.png, the latest); at the end, samples/training.gif."""
     folder = Path(run_dir) / "samples"
     folder.mkdir(parents=True, exist_ok=True)
     picture = sample_grid(state.G_eval, data.n_classes)
