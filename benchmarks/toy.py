@@ -2,6 +2,7 @@
 
     python benchmarks/toy.py                      # default presets, 5 seeds each, + loss rows
     python benchmarks/toy.py --presets ring --seeds 2 --no-losses
+    python benchmarks/toy.py --presets ring --no-losses --set train.batch_size=512
 
 Each run is a normal `fit` into a temporary run folder; its wall time covers the whole of `fit`
 (set-up, training, pictures, checkpoints). By default one run goes at a time with every thread
@@ -104,6 +105,8 @@ def main() -> None:
                     help="which loss rows to run (comma-separated)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once, one thread each if > 1")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "toy.jsonl"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override for every run (repeatable), e.g. train.batch_size=512")
     args = ap.parse_args()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     threads = 1 if args.jobs > 1 else torch.get_num_threads()
@@ -120,9 +123,10 @@ def main() -> None:
         print(json.dumps(row), flush=True)
 
     presets = args.presets.split(",")
-    jobs = [(p, s, [], "default") for p in presets for s in range(args.seeds)]
+    group = "default" if not args.set else "set:" + ",".join(args.set)
+    jobs = [(p, s, list(args.set), group) for p in presets for s in range(args.seeds)]
     if not args.no_losses:
-        jobs += [(p, s, o, f"loss:{name}") for p in ("ring", "grid") if p in presets
+        jobs += [(p, s, [*args.set, *o], f"loss:{name}") for p in ("ring", "grid") if p in presets
                  for name, o in LOSS_OVERRIDES.items() if name in args.losses.split(",")
                  for s in range(args.loss_seeds)]
     work = [(p, s, o, threads if args.jobs > 1 else 0) for p, s, o, _ in jobs]
@@ -132,7 +136,7 @@ def main() -> None:
 
     print(f"\n### Default presets, {args.seeds} seeds, mean (min–max); {machine}, {stamp}\n")
     for preset in presets:
-        mine = [r for r in rows if r["preset"] == preset and r["group"] == "default"]
+        mine = [r for r in rows if r["preset"] == preset and r["group"] == group]
         if not mine:
             continue
         keys = METRIC_KEYS[preset]

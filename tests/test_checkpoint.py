@@ -29,6 +29,8 @@ def weights(run_dir):
     ["discriminator.norm=batch", "generator.norm=batch", "train.lr_decay=linear",
      "discriminator.pack=2", "loss.name=least_squares", "loss.label_smoothing=0.1",
      "train.eval_every=3"],
+    ["train.share_fake=true", "train.n_critic=2", "loss.name=minimax", "train.monitor_every=5",
+     "train.monitor_after=5"],
 ])
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(tiny, tmp_path, extra):
     cfg = tiny("ring", "train.steps=20", "train.checkpoint_every=7", *extra)

@@ -43,7 +43,7 @@ def test_train_sample_eval(tmp_path):
 
     code, text = run("eval", out)
     assert code == 0, text
-    printed = json.loads(text)
+    printed, _ = json.JSONDecoder().raw_decode(text)  # the JSON; a table follows on stderr
     assert printed["n"] == 2500 and printed["step"] == 20
     assert {"modes", "high_quality", "reverse_kl"} <= printed.keys()
     run("eval", out, "-n", 100)

@@ -10,7 +10,7 @@ import torch
 from gankit.data import build
 from gankit.errors import DivergenceError
 from gankit.losses import LOSSES, GANLoss
-from gankit.train import build_state, d_step, fit, g_step
+from gankit.train import build_state, d_step, fit, g_step, make_fake
 
 
 def setup(tiny, *overrides):
@@ -51,6 +51,21 @@ def test_d_step_changes_only_d_and_sees_detached_fakes(tiny):
     assert same(before_g, params(st.G))
     assert all(p.grad is None for p in st.G.parameters())
     assert not same(before_d, params(st.D))
+
+
+def test_a_shared_fake_batch_runs_g_once_for_both_steps(tiny):
+    cfg, data, st = setup(tiny, "train.share_fake=true")
+    calls = []
+    st.G.register_forward_hook(lambda *_: calls.append(1))
+    before_d = params(st.D)
+    fake = make_fake(st, 32, None)
+    d_step(st, data.sample(32, st.rng), None, cfg, 0.0, (), fake)
+    assert all(p.grad is None for p in st.G.parameters())  # D's step saw the fakes detached
+    after_d, before_g = params(st.D), params(st.G)
+    g_step(st, None, 32, cfg, 0.0, (), fake)
+    assert len(calls) == 1
+    assert not same(before_d, after_d) and same(after_d, params(st.D))
+    assert not same(before_g, params(st.G))
 
 
 def count_d_steps(tiny, tmp_path, monkeypatch, *overrides):
@@ -135,7 +150,7 @@ def test_linear_lr_decay_and_instance_noise_annealing(tiny, tmp_path, monkeypatc
     noise = []
     real = train.d_step
     monkeypatch.setattr(train, "d_step",
-                        lambda st, r, y, c, s, a: noise.append(s) or real(st, r, y, c, s, a))
+                        lambda st, r, y, c, s, *a: noise.append(s) or real(st, r, y, c, s, *a))
     st = fit(tiny("ring", "train.steps=10", "train.lr_decay=linear", "train.lr_g=1e-3",
                   "train.instance_noise=0.2"), tmp_path, progress=False)
     # the last step (index 9) ran at lr * (1 - 9/10)

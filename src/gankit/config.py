@@ -65,11 +65,14 @@ class TrainConfig:
     d_pretrain: int = 0  # extra D steps before the first G step
     ema: float = 0.0  # decay of an exponential moving average of G; 0 = off
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0 over training
+    share_fake: bool = False  # the G step reuses the last D step's fake batch: one G pass, not two
     augment: str = ""  # DiffAugment policy for images, e.g. "color,translation,cutout"
     seed: int = 0
     device: str = "auto"
     log_every: int = 100
     eval_every: int = 0  # steps between metric evaluations written to metrics.jsonl; 0 = off
+    monitor_every: int = 500  # steps between mode-collapse checks (gankit.monitor); 0 = off
+    monitor_after: int = 1000  # no checks before this step: early samples are noise anyway
     picture_every: int = 1000  # 0 = pictures only at the end
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
@@ -158,9 +161,10 @@ def validate(cfg: Config, where: str) -> None:
     for key in ("beta1", "beta2", "ema"):
         if not 0 <= getattr(t, key) < 1:
             raise GankitError(f"{where}: train.{key} must be in [0, 1), got {getattr(t, key)}")
-    if min(t.d_pretrain, t.eval_every, t.picture_every) < 0 or t.instance_noise < 0:
-        raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every and "
-                          "instance_noise must be >= 0")
+    if (min(t.d_pretrain, t.eval_every, t.picture_every, t.monitor_every, t.monitor_after) < 0
+            or t.instance_noise < 0):
+        raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every, "
+                          "monitor_every, monitor_after and instance_noise must be >= 0")
     from gankit.augment import AUGMENTS
 
     for name in filter(None, (a.strip() for a in t.augment.split(","))):

@@ -29,6 +29,7 @@ class GANLoss:
     g: Callable[[Tensor], Tensor]
     prob: bool  # D's output is a probability through a sigmoid (label smoothing applies)
     doc: str
+    boundary: float | None = 0.0  # D's output where it calls a sample real; None for a critic
 
 
 LOSSES = Registry("loss")
@@ -78,9 +79,9 @@ LOSSES["nonsaturating"] = GANLoss(
     _bce_d, _nonsaturating_g, True, "G minimises -log D(G(z)); the usual default"
 )
 LOSSES["wasserstein"] = GANLoss(
-    _wasserstein_d, _critic_g, False, "WGAN critic; pair with clipping or gradient_penalty"
+    _wasserstein_d, _critic_g, False, "WGAN critic; pair with clipping or gradient_penalty", None
 )
 LOSSES["hinge"] = GANLoss(_hinge_d, _critic_g, False, "hinge loss (SAGAN, BigGAN)")
 LOSSES["least_squares"] = GANLoss(
-    _least_squares_d, _least_squares_g, False, "LSGAN (Mao et al. 2017), targets 0/1"
+    _least_squares_d, _least_squares_g, False, "LSGAN (Mao et al. 2017), targets 0/1", 0.5
 )

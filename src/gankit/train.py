@@ -31,6 +31,7 @@ from gankit.data import build as build_data
 from gankit.ema import ema_update
 from gankit.errors import DivergenceError, GankitError
 from gankit.losses import LOSSES, GANLoss
+from gankit.monitor import Monitor
 from gankit.nets import DISCRIMINATORS, GENERATORS
 from gankit.penalties import PENALTIES
 from gankit.sampling import evaluate, latent
@@ -112,17 +113,25 @@ def _d_view(x: torch.Tensor, state: GANState, augment: list, noise_std: float) -
     return _with_noise(augment_lib.apply(x, augment, state.rng), noise_std, state.rng)
 
 
+def make_fake(state: GANState, batch_size: int, y: torch.Tensor | None) -> torch.Tensor:
+    """A batch from G (with its graph, so a G step can reuse it): (batch_size, *sample shape)."""
+    return _call(state.G, latent(batch_size, state.G.z_dim, state.rng).to(state.device), y)
+
+
 def d_step(state: GANState, real: torch.Tensor, y: torch.Tensor | None, cfg: Config,
-           noise_std: float, augment: list = ()) -> dict | None:
+           noise_std: float, augment: list = (), fake: torch.Tensor | None = None) -> dict | None:
     """One D update on a real batch and a detached fake batch; None if the loss is not finite.
 
     Conditional data: the fakes are drawn for the real batch's classes, so both halves of the
-    batch (and any penalty's interpolates) share one label per row.
+    batch (and any penalty's interpolates) share one label per row. `fake` is a batch already
+    drawn for those classes (train.share_fake); otherwise one is drawn here.
     """
     loss, lc = LOSSES[cfg.loss.name], cfg.loss
-    G, D = state.G, state.D
-    with torch.no_grad():
-        fake = _call(G, latent(real.shape[0], G.z_dim, state.rng).to(state.device), y)
+    D = state.D
+    if fake is None:
+        with torch.no_grad():
+            fake = make_fake(state, real.shape[0], y)
+    fake = fake.detach()
     real, fake = _d_view(real, state, augment, noise_std), _d_view(fake, state, augment, noise_std)
     real_logits, fake_logits = _call(D, real, y), _call(D, fake, y)
     d_loss = loss.d(real_logits, fake_logits, 1.0 - lc.label_smoothing)
@@ -137,14 +146,21 @@ def d_step(state: GANState, real: torch.Tensor, y: torch.Tensor | None, cfg: Con
         with torch.no_grad():
             for p in D.parameters():
                 p.clamp_(-lc.clip, lc.clip)
-    return {"d_loss": d_loss.detach(), "penalty": penalty.detach(),
-            "d_real": _probe(real_logits.detach(), loss),
-            "d_fake": _probe(fake_logits.detach(), loss)}
+    out = {"d_loss": d_loss.detach(), "penalty": penalty.detach(),
+           "d_real": _probe(real_logits.detach(), loss),
+           "d_fake": _probe(fake_logits.detach(), loss)}
+    if loss.boundary is not None:  # share of real and fake samples D classifies correctly
+        out["d_acc"] = ((real_logits.detach() > loss.boundary).float().mean()
+                        + (fake_logits.detach() < loss.boundary).float().mean()) / 2
+    return out
 
 
 def g_step(state: GANState, y: torch.Tensor | None, batch_size: int, cfg: Config,
-           noise_std: float, augment: list = ()) -> dict | None:
+           noise_std: float, augment: list = (), fake: torch.Tensor | None = None) -> dict | None:
     """One G update through a frozen D, for classes `y` (or None); None if the loss is not finite.
+
+    `fake` (train.share_fake) is the last D step's batch, still attached to G's graph: the G step
+    then reuses it instead of running G again, as in PyTorch's DCGAN example.
 
     D is left exactly as it was: no weight changes, no gradients, and its buffers (BatchNorm
     statistics, spectral-norm vectors), which a forward pass in train mode updates, are restored.
@@ -154,7 +170,7 @@ def g_step(state: GANState, y: torch.Tensor | None, batch_size: int, cfg: Config
     buffers = [b.clone() for b in D.buffers()]
     D.requires_grad_(False)
     try:
-        fake = _call(G, latent(batch_size, G.z_dim, state.rng).to(state.device), y)
+        fake = make_fake(state, batch_size, y) if fake is None else fake
         fake_logits = _call(D, _d_view(fake, state, augment, noise_std), y)
         g_loss = loss.g(fake_logits)
         if not torch.isfinite(g_loss):
@@ -268,11 +284,14 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         print(f"gankit: skipped {len(data.skipped)} unreadable files, listed in "
               f"{run_dir / 'skipped_files.txt'}", file=sys.stderr)
     augment = augment_lib.policy(t.augment)
+    monitor = Monitor(data)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         log.truncate_after(state.step)
+        for record in log.read():
+            monitor.observe(record)
     end = min(t.steps, until) if until is not None else t.steps
     stats, bad, started = Stats(), 0, time.time()
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
@@ -288,17 +307,21 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                         group["lr"] = lr * (1 - step / t.steps)
 
             # Train D: n_critic steps (plus the pretraining steps before the first G step).
-            ok = True
-            for _ in range(t.n_critic + (t.d_pretrain if step == 0 else 0)):
+            ok, fake, n_d = True, None, t.n_critic + (t.d_pretrain if step == 0 else 0)
+            for i in range(n_d):
                 real, y = data.batch(t.batch_size, state.rng)
-                out = d_step(state, real.to(device), _to(y, device), cfg, noise_std, augment)
+                real, y = real.to(device), _to(y, device)
+                if t.share_fake and i == n_d - 1:  # the G step below reuses this batch
+                    fake = make_fake(state, t.batch_size, y)
+                out = d_step(state, real, y, cfg, noise_std, augment, fake)
                 ok = ok and out is not None
                 for k, v in (out or {}).items():
                     stats.report(k, v)
 
             # Train G through the frozen D (not against a D whose own step just failed).
-            y = _to(data.fake_labels(t.batch_size, state.rng), device)
-            out = g_step(state, y, t.batch_size, cfg, noise_std, augment) if ok else None
+            if fake is None:
+                y = _to(data.fake_labels(t.batch_size, state.rng), device)
+            out = g_step(state, y, t.batch_size, cfg, noise_std, augment, fake) if ok else None
             ok = ok and out is not None
             for k, v in (out or {}).items():
                 stats.report(k, v)
@@ -322,11 +345,21 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             # Log, evaluate, draw, checkpoint.
             done = state.step == end or stop.set
             due_eval = t.eval_every and (state.step % t.eval_every == 0 or state.step == t.steps)
-            if state.step % t.log_every == 0 or done or due_eval:
+            due_check = (t.monitor_every and state.step % t.monitor_every == 0
+                         and state.step >= t.monitor_after)
+            if state.step % t.log_every == 0 or done or due_eval or due_check:
                 record = {"step": state.step, **stats.flush(), "time": time.time() - started}
                 if due_eval:
                     scores = evaluate(state.G_eval, data)
                     record |= {f"eval/{k}": v for k, v in scores.items()}
+                if due_check:  # warn about collapse and vanishing gradients, in plain words
+                    alarms = (monitor.stats_checks(record)
+                              + monitor.sample_checks(state.G_eval, data.to_data))
+                    for alarm in alarms:
+                        bar.write(f"gankit: warning at step {state.step}: {alarm['message']}",
+                                  file=sys.stderr)
+                    record["alarms"] = alarms
+                monitor.observe(record)
                 log.append(record)
                 bar.set_postfix({label: f"{record[k]:.3g}" for k, label in BAR.items()
                                  if k in record})

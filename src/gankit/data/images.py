@@ -89,8 +89,13 @@ class ImageData:
         return pixels(x)
 
     def reference(self, n: int, seed: int = 0) -> np.ndarray:
-        """n real images (n, R, R, C) uint8."""
-        x, _ = self.pick(n, torch.Generator().manual_seed(seed))
+        """min(n, len) real images (., R, R, C) uint8, without repeats: all of them, in order,
+        when n >= len (the test set of a FID protocol)."""
+        if n >= len(self.images):
+            x = self.images
+        else:
+            x = self.images[torch.randperm(len(self.images),
+                                           generator=torch.Generator().manual_seed(seed))[:n]]
         return x.permute(0, 2, 3, 1).numpy()
 
     def check_map(self, shift: torch.Tensor, scale: torch.Tensor, where: str) -> None:
@@ -138,6 +143,8 @@ class StackedMNIST(ImageData):
     Triples are drawn afresh for every batch; the label of a triple is 100 r + 10 g + b.
     """
 
+    default_eval_n = 26_000  # the protocol of VEEGAN and PacGAN
+
     def __init__(self, digits: ImageData):
         self.digits = digits
         super().__init__(np.zeros((1, digits.resolution, digits.resolution, 3), np.uint8),
@@ -151,6 +158,11 @@ class StackedMNIST(ImageData):
         x = torch.cat([self.digits.images[i[k]] for k in range(3)], dim=1)  # (n, 3, R, R)
         y = self.digits.labels[i]  # (3, n)
         return x, 100 * y[0] + 10 * y[1] + y[2]
+
+    def reference(self, n: int, seed: int = 0) -> np.ndarray:
+        """n random triples (n, R, R, 3) uint8."""
+        x, _ = self.pick(n, torch.Generator().manual_seed(seed))
+        return x.permute(0, 2, 3, 1).numpy()
 
 
 def stacked_mnist(path: str | None = None, split: str = "train", resolution: int = 28,

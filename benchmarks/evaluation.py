@@ -1,0 +1,83 @@
+"""Time the feature extractors and evaluate trained runs with the published protocols.
+
+    python benchmarks/evaluation.py speed                      # images/s of the extractors
+    python benchmarks/evaluation.py run RUN --metrics fid,kid,pr,dc
+    python benchmarks/evaluation.py run RUN --metrics world    # Stacked MNIST: 26,000 samples
+
+`speed` extracts InceptionV3 pool features (batch 50) and digit-classifier features from MNIST
+test images and reports images/s (a warm-up batch excluded). `run` evaluates a run folder (train
+one with `python benchmarks/images.py --presets PRESET train.steps=N`, which records the training
+wall time) exactly as `gankit eval` does, and records the wall time of the whole evaluation,
+noting whether the real features came from the cache. Rows go to
+benchmarks/results/evaluation.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from gankit.data import build
+from gankit.evaluation import evaluate_run, extractor, parse_metrics
+from gankit.load import load_run
+
+RESULTS = Path(__file__).parent / "results" / "evaluation.jsonl"
+
+
+def speed(n: int) -> list[dict]:
+    images = build("mnist", {"split": "test"}).reference(n + 50)
+    rows = []
+    for name in ("inception", "digits"):
+        feats = extractor(name)
+        feats(images[:50])  # warm-up: loading, first-call allocations
+        start = time.perf_counter()
+        feats(images[50:])
+        wall = time.perf_counter() - start
+        rows.append({"bench": "extract", "features": name, "images": n,
+                     "wall_s": round(wall, 1), "images_per_s": round(n / wall, 1)})
+    return rows
+
+
+def evaluate(run: str, metrics: str, n: int | None, features: str) -> dict:
+    from gankit.metrics.cache import cache_root
+    before = set(cache_root().glob("*.safetensors"))
+    loaded = load_run(run)
+    start = time.perf_counter()
+    scores = evaluate_run(loaded, parse_metrics(metrics), n, features=features)
+    wall = time.perf_counter() - start
+    return {"bench": "eval", "run": run, "preset": loaded.cfg.description[:40],
+            "data": loaded.cfg.data.kind, "step": loaded.step, "metrics": metrics,
+            "wall_s": round(wall, 1),
+            "real_features_cached": set(cache_root().glob("*.safetensors")) == before, **scores}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("-n", type=int, default=500)
+    rp = sub.add_parser("run")
+    rp.add_argument("run")
+    rp.add_argument("--metrics", default="fid,kid,pr,dc")
+    rp.add_argument("-n", type=int, default=None)
+    rp.add_argument("--features", default="inception")
+    args = ap.parse_args()
+    rows = speed(args.n) if args.what == "speed" else [
+        evaluate(args.run, args.metrics, args.n, args.features)]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
+                "date": time.strftime("%Y-%m-%d")}
+        with RESULTS.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

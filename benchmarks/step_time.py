@@ -1,0 +1,57 @@
+"""Milliseconds per training step (d_step + g_step) of a preset, without the rest of fit().
+
+    python benchmarks/step_time.py grid --threads 2 --batch 256 512
+    python benchmarks/step_time.py grid --threads 2 --batch 256 train.share_fake=true
+
+Warm-up steps are excluded; the figure is the mean over --steps steps of one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from gankit import config
+from gankit.data import build
+from gankit.train import build_state, d_step, g_step, make_fake
+
+
+def step_ms(preset: str, batch: int, overrides: list[str], steps: int) -> float:
+    cfg = config.load(preset, [f"train.batch_size={batch}", *overrides])
+    data = build(cfg.data.kind, cfg.data.options)
+    st = build_state(cfg, data, torch.device("cpu"))
+
+    def step():
+        real, y = data.batch(batch, st.rng)
+        fake = make_fake(st, batch, y) if cfg.train.share_fake else None
+        d_step(st, real, y, cfg, 0.0, (), fake)
+        g_step(st, y, batch, cfg, 0.0, (), fake)
+
+    for _ in range(30):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("preset")
+    ap.add_argument("overrides", nargs="*")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--batch", type=int, nargs="+", default=[256])
+    ap.add_argument("--steps", type=int, default=300)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    for batch in args.batch:
+        ms = step_ms(args.preset, batch, args.overrides, args.steps)
+        print(f"{args.preset} batch {batch} {args.overrides} {args.threads} thread(s): "
+              f"{ms:.2f} ms/step")
+
+
+if __name__ == "__main__":
+    main()

