@@ -59,7 +59,8 @@ def main() -> None:
         with RESULTS.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
-    keys = ["classes", "class_kl", "confident", "mnist_score", "class_match"]
+    keys = [k for k in ("classes", "class_kl", "confident", "mnist_score", "class_match",
+                        "modes", "mode_kl") if any(k in r for r in rows)]
     print("\n| preset | steps x batch | wall s | steps/s | images/s | " + " | ".join(keys) + " |")
     print("|---" * (5 + len(keys)) + "|")
     for r in rows:

@@ -70,8 +70,9 @@ class Monitor:
             half = len(real) // 2
             a, b = pixel_features(real[:half]), pixel_features(real[half:2 * half])
             self.real = a
-            self.real_nn = float(np.median(nearest_distances(a)))
-            self.real_dup = float((nearest_distances(a) < self.real_nn / 4).mean())
+            nearest = nearest_distances(a)
+            self.real_nn = float(np.median(nearest))
+            self.real_dup = float((nearest < self.real_nn / 4).mean())
             self.real_recall = precision_recall(a, b, k=3)["recall"]
 
     def observe(self, record: dict) -> None:
