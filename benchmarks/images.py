@@ -3,7 +3,7 @@
     python benchmarks/images.py                          # mnist and mnist-conditional
     python benchmarks/images.py --presets fashion-mnist --out benchmarks/results/runs
 
-Budget: each preset's own `train.steps` (3,000 G steps at batch 64 for mnist and
+Budget: each preset's own `train.steps` (4,000 G steps at batch 64 for mnist and
 mnist-conditional), all threads of the machine. Each run is a normal `gankit train` into
 --out/PRESET, so its sample grids (samples/step_*.png, samples/training.gif, samples.png) stay
 there to look at. Recorded per run: wall time of the whole fit, G steps/s, real images/s that D
