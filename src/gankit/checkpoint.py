@@ -49,8 +49,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB blocks."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
@@ -77,7 +78,7 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, 
     tensor_path = folder / f"{stem}.safetensors"
     cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     atomic_write(tensor_path, lambda tmp: save_file(cpu, str(tmp)))
-    meta = {"format": FORMAT, "step": step, "sha256": _sha256(tensor_path), **meta}
+    meta = {"format": FORMAT, "step": step, "sha256": file_digest(tensor_path), **meta}
     atomic_write_text(folder / f"{stem}.json", json.dumps(meta, indent=1))
     for old in list_steps(folder)[:-keep]:
         for suffix in (".json", ".safetensors"):
@@ -108,7 +109,7 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
                           f"of format {FORMAT}")
     if not tensor_path.is_file():
         raise GankitError(f"checkpoint {str(tensor_path)!r} is missing")
-    if _sha256(tensor_path) != meta["sha256"]:
+    if file_digest(tensor_path) != meta["sha256"]:
         raise GankitError(f"checkpoint {str(tensor_path)!r} is truncated or corrupt "
                           "(its SHA-256 does not match the JSON beside it)")
     try:

@@ -63,17 +63,25 @@ class Monitor:
     def __init__(self, data):
         self.data = data
         self.grad_peak = 0.0
-        self.real = None
         self.is_image = hasattr(data, "resolution")
-        real = data.reference(2 * SAMPLES, seed=SEED) if self.is_image else []
-        if len(real) >= 20:  # image data: baselines from two disjoint real sets
-            half = len(real) // 2
-            a, b = pixel_features(real[:half]), pixel_features(real[half:2 * half])
-            self.real = a
-            nearest = nearest_distances(a)
-            self.real_nn = float(np.median(nearest))
-            self.real_dup = float((nearest < self.real_nn / 4).mean())
-            self.real_recall = precision_recall(a, b, k=3)["recall"]
+        self._baselines = None  # image data: computed at the first check, not at start-up
+
+    def baselines(self) -> dict | None:
+        """Pixel features of real images and what two disjoint real sets score against each
+        other; None when the data has too few images for them."""
+        if self._baselines is None:
+            real = self.data.reference(2 * SAMPLES, seed=SEED)
+            if len(real) < 20:
+                self._baselines = {}
+            else:
+                half = len(real) // 2
+                a, b = pixel_features(real[:half]), pixel_features(real[half:2 * half])
+                nearest = nearest_distances(a)
+                median = float(np.median(nearest))
+                self._baselines = {"real": a, "nn": median,
+                                   "dup": float((nearest < median / 4).mean()),
+                                   "recall": precision_recall(a, b, k=3)["recall"]}
+        return self._baselines or None
 
     def observe(self, record: dict) -> None:
         """Follow every metrics.jsonl record (replayed on resume, so checks resume exactly)."""
@@ -118,8 +126,7 @@ class Monitor:
         n_classes = getattr(G, "n_classes", 0)
         labels = torch.arange(SAMPLES) % n_classes if n_classes else None
         images = to_data(generate(G, SAMPLES, SEED, labels=labels)).numpy()
-        return self._digit_check(images) + (self._image_checks(images) if self.real is not None
-                                            else [])  # too few real images for baselines
+        return self._digit_check(images) + self._image_checks(images)
 
     def _digit_check(self, images: np.ndarray) -> list[dict]:
         if self.data.name != "mnist":
@@ -137,17 +144,20 @@ class Monitor:
             f"{TRY['collapse']}"))]
 
     def _image_checks(self, images: np.ndarray) -> list[dict]:
+        base = self.baselines()
+        if base is None:  # too few real images to compare with
+            return []
         fake = pixel_features(images)
         alarms = []
-        dup = float((nearest_distances(fake) < self.real_nn / 4).mean())
-        if dup > max(0.1, 3 * self.real_dup):
+        dup = float((nearest_distances(fake) < base["nn"] / 4).mean())
+        if dup > max(0.1, 3 * base["dup"]):
             alarms.append(_alarm("duplicates", (
                 f"G repeats itself: {dup:.0%} of {len(images)} samples have a near-copy among "
-                f"the others (real images: {self.real_dup:.0%}), so it ignores much of z; "
+                f"the others (real images: {base['dup']:.0%}), so it ignores much of z; "
                 f"{TRY['collapse']}")))
-        recall = precision_recall(self.real, fake, k=3)["recall"]
-        if recall < 0.3 * self.real_recall:
+        recall = precision_recall(base["real"], fake, k=3)["recall"]
+        if recall < 0.3 * base["recall"]:
             alarms.append(_alarm("recall", (
                 f"G covers little of the data: recall {recall:.2f} in pixel space (two real "
-                f"sets of the same size: {self.real_recall:.2f}); {TRY['collapse']}")))
+                f"sets of the same size: {base['recall']:.2f}); {TRY['collapse']}")))
         return alarms

@@ -7,7 +7,6 @@ and the three channels of Stacked MNIST.
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PIL import Image
 from safetensors.torch import load_file
 from torch import nn
 
+from gankit.checkpoint import file_digest
 from gankit.errors import GankitError
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "mnist_classifier.safetensors"
@@ -57,7 +57,7 @@ def load_classifier(path: str = str(WEIGHTS)) -> DigitClassifier:
 
 @lru_cache(maxsize=1)
 def _digest(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    return file_digest(Path(path))[:12]
 
 
 def to_input(images: np.ndarray) -> torch.Tensor:

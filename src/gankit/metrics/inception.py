@@ -19,7 +19,6 @@ the Inception Score is computed with an extractor that classifies (the digit cla
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import warnings
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gankit.checkpoint import file_digest
 from gankit.errors import GankitError
 
 SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -46,20 +46,12 @@ def candidates(path: str | None = None) -> list[Path]:
     return found + [Path.home() / ".cache" / "gankit" / "inception" / FILE]
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def locate(path: str | None = None) -> Path:
     """The weights file, SHA-1 checked; a clear error naming where to put it otherwise."""
     places = candidates(path)
     for p in places:
         if p.is_file():
-            digest = _sha1(p)
+            digest = file_digest(p, "sha1")
             if digest != SHA1:
                 raise GankitError(f"{p}: SHA-1 {digest} is not the FID InceptionV3's ({SHA1}); "
                                   "features from other weights are not comparable with "
