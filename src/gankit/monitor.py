@@ -1,7 +1,7 @@
 """The mode-collapse monitor: cheap checks during training that say, in plain words, what is going
 wrong and what to try.
 
-Every `train.monitor_every` steps (from `train.monitor_start` on) the monitor looks at the last
+Every `train.monitor_every` steps (from step `train.monitor_after` on) the monitor looks at the last
 logging window's statistics and at `SAMPLES` fresh samples of G:
 - `d_wins`: D classifies >= 99 % of real and fake samples correctly (losses with a decision
   boundary): the game is lost for G and its learning signal fades.
@@ -123,9 +123,7 @@ class Monitor:
                     f"({data.default_eval_n:,} samples): mode collapse if it lasts; "
                     f"{TRY['collapse']}"))]
             return []
-        n_classes = getattr(G, "n_classes", 0)
-        labels = torch.arange(SAMPLES) % n_classes if n_classes else None
-        images = to_data(generate(G, SAMPLES, SEED, labels=labels)).numpy()
+        images = to_data(generate(G, SAMPLES, SEED)).numpy()  # conditional: classes in turn
         return self._digit_check(images) + self._image_checks(images)
 
     def _digit_check(self, images: np.ndarray) -> list[dict]:

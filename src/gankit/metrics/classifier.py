@@ -97,7 +97,8 @@ class DigitFeatures:
         model, x = load_classifier(), to_input(images)
         parts = [(model(x[i:i + self.batch]) if head else model.features(x[i:i + self.batch]))
                  .double() for i in range(0, len(x), self.batch)]
-        return torch.cat(parts).numpy() if parts else np.zeros((0, 10 if head else self.dim))
+        width = self.logits_dim if head else self.dim
+        return torch.cat(parts).numpy() if parts else np.zeros((0, width))
 
     @property
     def key(self) -> str:  # names the weights and the preprocessing, for feature caches

@@ -116,7 +116,8 @@ class InceptionFeatures:
         out = []
         for i in range(0, len(images), self.batch):
             x = to_input(images[i:i + self.batch]).to(self.device)
-            # channels-last convolutions: ~20 % faster on CPU, features equal to ~1e-5
+            # channels-last convolutions: 8.1 s vs 10.0 s per 50 images in one CPU test (5.3 -> 5.5
+            # images/s in the benchmark); features equal to ~1e-5
             f = model(x.contiguous(memory_format=torch.channels_last))
             out.append(f.reshape(len(f), -1).double().cpu())  # (B, 2048, 1, 1) -> (B, 2048)
         return torch.cat(out).numpy() if out else np.zeros((0, self.dim))
