@@ -4,11 +4,12 @@
     python benchmarks/images.py --presets fashion-mnist --out benchmarks/results/runs
 
 Budget: each preset's own `train.steps` (4,000 G steps at batch 64 for mnist and
-mnist-conditional), all threads of the machine. Each run is a normal `gankit train` into
---out/PRESET, so its sample grids (samples/step_*.png, samples/training.gif, samples.png) stay
-there to look at. Recorded per run: wall time of the whole fit, G steps/s, real images/s that D
-saw, and the digit classifier's scores on 10,000 samples (gankit eval). Rows are appended to
-benchmarks/results/images.jsonl and printed as a Markdown table for BENCHMARKS.md.
+mnist-conditional), all threads of the machine; or a wall-time budget such as
+`train.steps=100000 train.max_minutes=60` (issue 4's 60-minute runs). Each run is a normal
+`gankit train` into --out/PRESET, so its sample grids (samples/step_*.png, samples/training.gif,
+samples.png) stay there to look at. Recorded per run: wall time of the whole fit, G steps/s,
+real images/s that D saw, and the digit classifier's scores on 10,000 samples (gankit eval).
+Rows are appended to benchmarks/results/images.jsonl and printed as a Markdown table.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ RESULTS = Path(__file__).parent / "results" / "images.jsonl"
 def one_run(preset: str, out: Path, overrides: list[str]) -> dict:
     cfg = config.load(preset, overrides)
     start = time.perf_counter()
-    fit(cfg, out, progress=False)
+    steps = fit(cfg, out, progress=False).step  # fewer than train.steps under train.max_minutes
     wall = time.perf_counter() - start
     loaded = load_run(out)
     scores = evaluate(loaded.G, loaded.data, to_data=loaded.to_data)
     t = cfg.train
-    return {"preset": preset, "overrides": overrides, "steps": t.steps, "batch": t.batch_size,
-            "wall_s": round(wall, 1), "steps_per_s": round(t.steps / wall, 2),
-            "images_per_s": round(t.steps * t.batch_size * t.n_critic / wall, 1),
+    return {"preset": preset, "overrides": overrides, "steps": steps, "batch": t.batch_size,
+            "wall_s": round(wall, 1), "steps_per_s": round(steps / wall, 2),
+            "images_per_s": round(steps * t.batch_size * t.n_critic / wall, 1),
             "threads": torch.get_num_threads(), "machine": platform.machine(),
             "date": time.strftime("%Y-%m-%d"), "run": str(out), **scores}
 

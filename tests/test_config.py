@@ -46,6 +46,7 @@ def test_overrides_are_typed():
     ("ring", ["train.batch_size=255"], "multiple of discriminator.pack=2"),
     ("ring", ["loss.name=hinge", "loss.label_smoothing=0.1"], "no meaning for loss 'hinge'"),
     ("ring", ["train.ema=1.5"], r"train.ema must be in \[0, 1\)"),
+    ("ring", ["train.max_minutes=-1"], "max_minutes must be >= 0"),
     ("ring", ["steps=5"], "section.key=value"),
     ("ring", ["train.device=tpu"], "train.device 'tpu'"),
     ("missing.toml", [], "config file not found: 'missing.toml'"),

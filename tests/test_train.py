@@ -158,6 +158,20 @@ def test_linear_lr_decay_and_instance_noise_annealing(tiny, tmp_path, monkeypatc
     assert noise == pytest.approx([0.2 * (1 - i / 10) for i in range(10)])
 
 
+def test_wall_time_budget_stops_with_a_checkpoint(tiny, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import gankit.train as train
+
+    clock = iter(range(0, 10**6, 7))  # every reading of the clock is 7 s later
+    monkeypatch.setattr(train, "time", SimpleNamespace(time=lambda: next(clock)))
+    st = fit(tiny("ring", "train.steps=1000", "train.max_minutes=1",
+                  "train.checkpoint_every=500"), tmp_path, progress=False)
+    assert 1 < st.step < 20  # stopped after about 60 s of the fake clock, not at step 1,000
+    assert (tmp_path / "checkpoints" / f"step_{st.step:08d}.json").exists()
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["step"] == st.step
+
+
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path,
                                                                           monkeypatch):
     import gankit.train as train

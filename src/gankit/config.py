@@ -55,6 +55,7 @@ class LossConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 5000  # generator steps
+    max_minutes: float = 0.0  # wall-time budget of one fit() call, checkpointed at the end; 0 = off
     batch_size: int = 256
     lr_g: float = 2e-4
     lr_d: float = 2e-4
@@ -162,9 +163,9 @@ def validate(cfg: Config, where: str) -> None:
         if not 0 <= getattr(t, key) < 1:
             raise GankitError(f"{where}: train.{key} must be in [0, 1), got {getattr(t, key)}")
     if (min(t.d_pretrain, t.eval_every, t.picture_every, t.monitor_every, t.monitor_after) < 0
-            or t.instance_noise < 0):
-        raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every, "
-                          "monitor_every, monitor_after and instance_noise must be >= 0")
+            or t.instance_noise < 0 or t.max_minutes < 0):
+        raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every, monitor_every, "
+                          "monitor_after, instance_noise and max_minutes must be >= 0")
     from gankit.augment import AUGMENTS
 
     for name in filter(None, (a.strip() for a in t.augment.split(","))):

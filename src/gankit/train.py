@@ -268,7 +268,9 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         progress: bool = True) -> GANState:
     """Train per `cfg` into `run_dir`; with `resume`, continue its newest checkpoint exactly.
 
-    `until` stops (with a checkpoint) after that many G steps, to be resumed later.
+    `until` stops (with a checkpoint) after that many G steps, to be resumed later;
+    `train.max_minutes` stops the same way once this call has trained that long (a resume gets a
+    fresh budget). Schedules tied to `train.steps` (lr_decay, instance_noise) are not rescaled.
     """
     t, run_dir = cfg.train, Path(run_dir)
     from gankit import viz  # matplotlib is imported only when a run starts
@@ -298,7 +300,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                desc=cfg.data.kind)
 
     with _StopFlag() as stop, bar:
-        while state.step < end and not stop.set:
+        out_of_time = False
+        while state.step < end and not stop.set and not out_of_time:
             step = state.step
             noise_std = t.instance_noise * (1 - step / t.steps)
             if t.lr_decay == "linear":  # a pure function of the step, so resume needs no state
@@ -343,7 +346,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             bar.update(1)
 
             # Log, evaluate, draw, checkpoint.
-            done = state.step == end or stop.set
+            out_of_time = t.max_minutes > 0 and time.time() - started >= 60 * t.max_minutes
+            done = state.step == end or stop.set or out_of_time
             due_eval = t.eval_every and (state.step % t.eval_every == 0 or state.step == t.steps)
             due_check = (t.monitor_every and state.step % t.monitor_every == 0
                          and state.step >= t.monitor_after)
@@ -364,7 +368,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                 bar.set_postfix({label: f"{record[k]:.3g}" for k, label in BAR.items()
                                  if k in record})
             if (t.picture_every and state.step % t.picture_every == 0) or done:
-                viz.save_pictures(state, data, cfg, run_dir, final=state.step == t.steps)
+                viz.save_pictures(state, data, cfg, run_dir,
+                                  final=state.step == t.steps or out_of_time)
             if state.step % t.checkpoint_every == 0 or done:
                 save_checkpoint(state, cfg, run_dir)
     return state
