@@ -130,3 +130,18 @@ def test_inception_features_are_2048_wide_and_deterministic():
     a = feats(images)
     assert a.shape == (3, 2048) and np.isfinite(a).all() and (a >= 0).all()  # after ReLU/pool
     assert np.allclose(feats(images[:1]), a[:1], atol=1e-4)
+
+
+def test_eval_chooses_the_averaged_or_the_trained_generator(tmp_path):
+    from safetensors.torch import load_file
+
+    from gankit.load import load_run
+
+    fit(tiny_config("ring", "train.ema=0.9", "train.steps=6"), tmp_path, progress=False)
+    saved = load_file(next((tmp_path / "checkpoints").glob("*.safetensors")))
+    for ema, prefix in ((True, "G_ema."), (False, "G.")):
+        G = load_run(tmp_path, ema=ema).G
+        assert all(torch.equal(v, saved[prefix + k]) for k, v in G.state_dict().items())
+    outputs = [cli("eval", tmp_path, *flag)[1] for flag in ([], ["--no-ema"])]
+    records = [json.JSONDecoder().raw_decode(o[o.index("{"):])[0] for o in outputs]
+    assert [r["generator"] for r in records] == ["ema", "trained"]

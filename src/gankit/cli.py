@@ -207,16 +207,20 @@ def arithmetic(run, a, b, c, out, n, seed, device):
 @click.option("--inception", default=None, help="Path of the FID InceptionV3 weights file.")
 @click.option("--seed", type=int, default=2024, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-def evaluate(run, metrics, n, features, inception, seed, device):
+@click.option("--no-ema", is_flag=True,
+              help="Evaluate the generator as trained, not its moving average (train.ema).")
+def evaluate(run, metrics, n, features, inception, seed, device, no_ema):
     """Print metrics as JSON (and a table on stderr); append them to RUN/eval.jsonl."""
     from gankit.evaluation import evaluate_run, parse_metrics
     from gankit.load import load_run
     from gankit.stats import JsonLines
 
     names = parse_metrics(metrics)
-    loaded = load_run(run, device)
+    loaded = load_run(run, device, ema=not no_ema)
     scores = evaluate_run(loaded, names, n, seed, features, inception, device)
-    record = {"step": loaded.step, "seed": seed, **scores}
+    has_ema = loaded.cfg.train.ema > 0
+    record = {"step": loaded.step, "seed": seed, "generator": "ema" if has_ema and not no_ema
+              else "trained", **scores}
     JsonLines(Path(run) / "eval.jsonl").append(record)
     click.echo(json.dumps(record, indent=1))
     width = max(len(k) for k in record)

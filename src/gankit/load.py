@@ -58,8 +58,13 @@ class LoadedRun:
         return x * self.scale.to(x.device) + self.shift.to(x.device)
 
 
-def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None) -> LoadedRun:
-    """The newest checkpoint (or `step`) of a run; the config comes from the checkpoint itself."""
+def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
+             ema: bool = True) -> LoadedRun:
+    """The newest checkpoint (or `step`) of a run; the config comes from the checkpoint itself.
+
+    G is the moving average of the generator where the run kept one (train.ema), unless `ema`
+    is False: then the generator as trained.
+    """
     folder = Path(run_dir) / "checkpoints"
     tensors, meta = checkpoint.load(folder, step)
     cfg = from_dict(meta["config"], where=str(folder))
@@ -68,7 +73,7 @@ def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None) 
     # the data's shape is saved with the weights; checkpoints before images knew only dim
     shape = meta.get("net_shape", {"dim": tensors["data.shift"].numel()})
     G, D = build_networks(cfg, shape)
-    prefix = "G_ema" if any(k.startswith("G_ema.") for k in tensors) else "G"
+    prefix = "G_ema" if ema and any(k.startswith("G_ema.") for k in tensors) else "G"
     checkpoint.unflatten_module(prefix, tensors, G, str(folder))
     checkpoint.unflatten_module("D", tensors, D, str(folder))
     dev = device_lib.resolve(device)
