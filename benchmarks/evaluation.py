@@ -43,15 +43,16 @@ def speed(n: int) -> list[dict]:
     return rows
 
 
-def evaluate(run: str, metrics: str, n: int | None, features: str) -> dict:
+def evaluate(run: str, metrics: str, n: int | None, features: str, ema: bool = True) -> dict:
     from gankit.metrics.cache import cache_root
     before = set(cache_root().glob("*.safetensors"))
-    loaded = load_run(run)
+    loaded = load_run(run, ema=ema)
     start = time.perf_counter()
     scores = evaluate_run(loaded, parse_metrics(metrics), n, features=features)
     wall = time.perf_counter() - start
     return {"bench": "eval", "run": run, "preset": loaded.cfg.description[:40],
             "data": loaded.cfg.data.kind, "step": loaded.step, "metrics": metrics,
+            "generator": "ema" if ema and loaded.cfg.train.ema > 0 else "trained",
             "wall_s": round(wall, 1),
             "real_features_cached": set(cache_root().glob("*.safetensors")) == before, **scores}
 
@@ -67,9 +68,10 @@ def main() -> None:
     rp.add_argument("--metrics", default="fid,kid,pr,dc")
     rp.add_argument("-n", type=int, default=None)
     rp.add_argument("--features", default="inception")
+    rp.add_argument("--no-ema", action="store_true", help="G as trained, not its moving average")
     args = ap.parse_args()
     rows = speed(args.n) if args.what == "speed" else [
-        evaluate(args.run, args.metrics, args.n, args.features)]
+        evaluate(args.run, args.metrics, args.n, args.features, not args.no_ema)]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for row in rows:
         row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
