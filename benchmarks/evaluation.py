@@ -52,7 +52,7 @@ def evaluate(run: str, metrics: str, n: int | None, features: str, ema: bool = T
     wall = time.perf_counter() - start
     return {"bench": "eval", "run": run, "preset": loaded.cfg.description[:40],
             "data": loaded.cfg.data.kind, "step": loaded.step, "metrics": metrics,
-            "generator": "ema" if ema and loaded.cfg.train.ema > 0 else "trained",
+            "generator": loaded.generator,
             "wall_s": round(wall, 1),
             "real_features_cached": set(cache_root().glob("*.safetensors")) == before, **scores}
 

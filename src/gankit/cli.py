@@ -218,9 +218,7 @@ def evaluate(run, metrics, n, features, inception, seed, device, no_ema):
     names = parse_metrics(metrics)
     loaded = load_run(run, device, ema=not no_ema)
     scores = evaluate_run(loaded, names, n, seed, features, inception, device)
-    has_ema = loaded.cfg.train.ema > 0
-    record = {"step": loaded.step, "seed": seed, "generator": "ema" if has_ema and not no_ema
-              else "trained", **scores}
+    record = {"step": loaded.step, "seed": seed, "generator": loaded.generator, **scores}
     JsonLines(Path(run) / "eval.jsonl").append(record)
     click.echo(json.dumps(record, indent=1))
     width = max(len(k) for k in record)

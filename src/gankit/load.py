@@ -21,13 +21,14 @@ from gankit.train import build_networks
 @dataclass
 class LoadedRun:
     cfg: Config
-    G: nn.Module  # the EMA generator when the run kept one
+    G: nn.Module  # the EMA generator when the run kept one (and load_run was not told ema=False)
     D: nn.Module
     step: int
     shift: torch.Tensor  # (dim,): data = model * scale + shift
     scale: torch.Tensor
     net_shape: dict  # {"dim": d} for vectors, {"channels", "resolution", "n_classes"} for images
     classes: list[str] | None = None  # class names of a conditional run
+    generator: str = "trained"  # which G was loaded: "ema" or "trained"
 
     @property
     def is_image(self) -> bool:
@@ -78,7 +79,8 @@ def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
     checkpoint.unflatten_module("D", tensors, D, str(folder))
     dev = device_lib.resolve(device)
     return LoadedRun(cfg, G.to(dev).eval(), D.to(dev).eval(), int(meta["step"]),
-                     tensors["data.shift"], tensors["data.scale"], shape, meta.get("classes"))
+                     tensors["data.shift"], tensors["data.scale"], shape, meta.get("classes"),
+                     "ema" if prefix == "G_ema" else "trained")
 
 
 __all__ = ["LoadedRun", "load_run"]
