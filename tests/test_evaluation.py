@@ -139,9 +139,13 @@ def test_eval_chooses_the_averaged_or_the_trained_generator(tmp_path):
 
     fit(tiny_config("ring", "train.ema=0.9", "train.steps=6"), tmp_path, progress=False)
     saved = load_file(next((tmp_path / "checkpoints").glob("*.safetensors")))
-    for ema, prefix in ((True, "G_ema."), (False, "G.")):
-        G = load_run(tmp_path, ema=ema).G
-        assert all(torch.equal(v, saved[prefix + k]) for k, v in G.state_dict().items())
+    for ema, prefix, name in ((True, "G_ema.", "ema"), (False, "G.", "trained")):
+        loaded = load_run(tmp_path, ema=ema)
+        assert loaded.generator == name
+        assert all(torch.equal(v, saved[prefix + k]) for k, v in loaded.G.state_dict().items())
+    # a run that kept no average has only the trained G, whatever the caller asks for
+    fit(tiny_config("ring", "train.steps=6"), tmp_path / "plain", progress=False)
+    assert load_run(tmp_path / "plain", ema=True).generator == "trained"
     outputs = [cli("eval", tmp_path, *flag)[1] for flag in ([], ["--no-ema"])]
     records = [json.JSONDecoder().raw_decode(o[o.index("{"):])[0] for o in outputs]
     assert [r["generator"] for r in records] == ["ema", "trained"]
