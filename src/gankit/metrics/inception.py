@@ -10,7 +10,10 @@ Preprocessing, as the FID reference implementations: uint8 images (N, H, W, C); 
 tiled to RGB; resized to 299 x 299 with TensorFlow 1's bilinear resize (align_corners=False,
 without half-pixel centres: output pixel i samples input coordinate i * H / 299), which the TF
 graph of the reference code applies; then mapped to the network's input range
-(x - 128) / 128, i.e. 0..255 -> [-1, 0.9921875]. Features are the 2,048-D pool3 activations.
+(x - 128) / 128, i.e. 0..255 -> [-1, 0.9921875]. Features are the 2,048-D pool3 activations,
+computed in float32 on any device: on a GPU, cuDNN's TF32 convolutions (PyTorch's default on
+Ampere and newer) are switched off while features are extracted, since the reference code's
+features are float32.
 
 The Inception Score needs the network's 1,008-way logits as well; this file holds the network
 up to pool3 only (no offline copy of the classifier layer exists), so `logits` is None here and
@@ -22,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,8 +89,9 @@ def tf1_resize(x: torch.Tensor, size: int = SIZE) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def to_input(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W[, C]) with C in 1, 3 -> (N, 3, 299, 299) float in [-1, 0.9921875]."""
+def to_input(images: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 (N, H, W[, C]) with C in 1, 3 -> (N, 3, 299, 299) float in [-1, 0.9921875], made on
+    `device` (the small uint8 batch travels, not the 299 x 299 float one)."""
     x = torch.from_numpy(np.ascontiguousarray(images))
     if x.dtype != torch.uint8:
         raise GankitError(f"InceptionV3 features take uint8 images, got {x.dtype}")
@@ -95,8 +100,20 @@ def to_input(images: np.ndarray) -> torch.Tensor:
     if x.ndim != 4 or x.shape[-1] not in (1, 3):
         raise GankitError(f"InceptionV3 features take images (N, H, W, 1 or 3), got "
                           f"{tuple(x.shape)}")
-    x = x.permute(0, 3, 1, 2).float().expand(-1, 3, -1, -1)
+    x = x.to(device).permute(0, 3, 1, 2).float().expand(-1, 3, -1, -1)
     return (tf1_resize(x) - 128) / 128
+
+
+@contextmanager
+def float32_convolutions():
+    """cuDNN convolutions in IEEE float32 inside the block (TF32 rounds their inputs to 10-bit
+    mantissas)."""
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32 = before
 
 
 class InceptionFeatures:
@@ -114,10 +131,11 @@ class InceptionFeatures:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         model = load(self.path, self.device)
         out = []
-        for i in range(0, len(images), self.batch):
-            x = to_input(images[i:i + self.batch]).to(self.device)
-            # channels-last convolutions: 8.1 s vs 10.0 s per 50 images in one CPU test (5.3 -> 5.5
-            # images/s in the benchmark); features equal to ~1e-5
-            f = model(x.contiguous(memory_format=torch.channels_last))
-            out.append(f.reshape(len(f), -1).double().cpu())  # (B, 2048, 1, 1) -> (B, 2048)
+        with float32_convolutions():
+            for i in range(0, len(images), self.batch):
+                x = to_input(images[i:i + self.batch], self.device)
+                # channels-last convolutions: 8.1 s vs 10.0 s per 50 images in one CPU test (5.3 ->
+                # 5.5 images/s in the benchmark); features equal to ~1e-5
+                f = model(x.contiguous(memory_format=torch.channels_last))
+                out.append(f.reshape(len(f), -1).double().cpu())  # (B, 2048, 1, 1) -> (B, 2048)
         return torch.cat(out).numpy() if out else np.zeros((0, self.dim))
