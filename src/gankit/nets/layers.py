@@ -6,22 +6,22 @@ from torch import nn
 
 from gankit.errors import GankitError, closest
 
-ACTIVATIONS = {
-    "relu": lambda: nn.ReLU(),
-    "leaky_relu": lambda: nn.LeakyReLU(0.2),
-    "elu": lambda: nn.ELU(),
-    "silu": lambda: nn.SiLU(),
-    "gelu": lambda: nn.GELU(),
-    "tanh": lambda: nn.Tanh(),
+ACTIVATIONS = {  # inplace: overwrite the input, for inputs no backward pass needs back
+    "relu": lambda inplace: nn.ReLU(inplace),
+    "leaky_relu": lambda inplace: nn.LeakyReLU(0.2, inplace),
+    "elu": lambda inplace: nn.ELU(inplace=inplace),
+    "silu": lambda inplace: nn.SiLU(inplace),
+    "gelu": lambda inplace: nn.GELU(),
+    "tanh": lambda inplace: nn.Tanh(),
 }
 OUTPUTS = {"identity": nn.Identity, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 NORMS = ("none", "batch", "layer")
 
 
-def activation(name: str) -> nn.Module:
+def activation(name: str, inplace: bool = False) -> nn.Module:
     if name not in ACTIVATIONS:
         raise GankitError(f"unknown activation {name!r}{closest(name, ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
+    return ACTIVATIONS[name](inplace)
 
 
 def output_activation(name: str) -> nn.Module:
@@ -38,8 +38,8 @@ def norm_1d(name: str, width: int) -> nn.Module:
     return nn.BatchNorm1d(width) if name == "batch" else nn.LayerNorm(width)
 
 
-def linear(n_in: int, n_out: int, spectral: bool) -> nn.Module:
-    layer = nn.Linear(n_in, n_out)
+def linear(n_in: int, n_out: int, spectral: bool, bias: bool = True) -> nn.Module:
+    layer = nn.Linear(n_in, n_out, bias=bias)
     return nn.utils.parametrizations.spectral_norm(layer) if spectral else layer
 
 

@@ -13,10 +13,14 @@ from gankit.nets.layers import activation, linear, norm_1d, output_activation
 
 
 def _trunk(n_in: int, width: int, depth: int, act: str, norm: str, spectral: bool) -> list:
+    # Small layers cost their op count more than their FLOPs (G depth 16, width 64, batch 512 on
+    # 2 threads: 12.6 -> 10.1 ms per forward + backward + Adam step without both of these):
+    # a bias before batch norm is cancelled by it, and the activations may overwrite their input,
+    # since neither Linear's nor a norm's backward pass needs its output.
     layers: list[nn.Module] = []
     for i in range(depth):
-        layers += [linear(n_in if i == 0 else width, width, spectral), norm_1d(norm, width)]
-        layers.append(activation(act))
+        layers += [linear(n_in if i == 0 else width, width, spectral, bias=norm != "batch"),
+                   norm_1d(norm, width), activation(act, inplace=True)]
     return layers
 
 
