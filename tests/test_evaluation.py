@@ -111,6 +111,16 @@ def test_tf1_bilinear_resize_and_input_range():
         inception.to_input(grey.astype(np.float32))
 
 
+def test_features_use_float32_convolutions_and_restore_the_tf32_switch(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    with inception.float32_convolutions():
+        assert not torch.backends.cudnn.allow_tf32
+    assert torch.backends.cudnn.allow_tf32
+    with pytest.raises(RuntimeError), inception.float32_convolutions():
+        raise RuntimeError("extraction failed")
+    assert torch.backends.cudnn.allow_tf32  # put back on errors too
+
+
 def test_inception_weights_are_checked(tmp_path, monkeypatch):
     wrong = tmp_path / "default_1.pt"
     wrong.write_bytes(b"not the network")
