@@ -1,11 +1,14 @@
 """Contract tests for the MLP family (the convolutional family: test_nets_dcgan.py)."""
 
+import copy
+
 import pytest
 import torch
 
 from gankit import checkpoint
 from gankit.errors import GankitError
 from gankit.nets import DISCRIMINATORS, GENERATORS
+from gankit.nets.layers import ACTIVATIONS
 
 VARIANTS = [
     {},
@@ -58,6 +61,38 @@ def test_save_load_round_trip(kw):
     G1.eval()
     G2.eval()
     assert torch.equal(G1(z), G2(z))
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("norm", ["none", "batch", "layer"])
+def test_in_place_activations_give_the_same_gradients_as_out_of_place_ones(act, norm):
+    """The trunk's activations overwrite their input (speed); first and second derivatives (a
+    gradient penalty differentiates D's input gradient) must equal those of a copy that does not."""
+    torch.manual_seed(0)
+    D = DISCRIMINATORS["mlp"](dim=2, width=8, depth=2, activation=act, norm=norm, pack=2)
+    assert any(getattr(m, "inplace", False) for m in D.modules()) == (act not in ("gelu", "tanh"))
+    plain = copy.deepcopy(D)
+    for m in plain.modules():
+        if hasattr(m, "inplace"):
+            m.inplace = False
+    x = torch.randn(8, 2)
+    grads = []
+    for net in (D, plain):
+        xi = x.clone().requires_grad_()
+        g, = torch.autograd.grad(net(xi).sum(), xi, create_graph=True)
+        g.square().sum().backward()
+        grads.append([g.detach()] + [p.grad for p in net.parameters()])
+    for a, b in zip(*grads):  # None: a parameter the input gradient does not depend on
+        assert (a is None and b is None) or torch.allclose(a, b, atol=1e-6)
+
+
+def test_no_bias_before_batch_norm():
+    def biases(norm):
+        G = GENERATORS["mlp"](width=8, depth=3, norm=norm)
+        return [m.bias is not None for m in G.modules() if isinstance(m, torch.nn.Linear)]
+
+    assert biases("batch") == [False, False, False, True]  # the output layer keeps its bias
+    assert biases("layer") == biases("none") == [True] * 4  # layer norm does not cancel it
 
 
 def test_bad_architecture_values_are_clear_errors():
