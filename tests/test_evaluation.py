@@ -113,6 +113,16 @@ def test_tf1_bilinear_resize_and_input_range():
 
 def test_features_use_float32_convolutions_and_restore_the_tf32_switch(monkeypatch):
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    seen = []
+
+    def model(x):  # stands in for the network: records the switch while features are made
+        seen.append(torch.backends.cudnn.allow_tf32)
+        return torch.zeros(len(x), 2048, 1, 1)
+
+    monkeypatch.setattr(inception, "load", lambda path, device: model)
+    feats = inception.InceptionFeatures(batch=2)(np.zeros((3, 8, 8), np.uint8))
+    assert feats.shape == (3, 2048) and seen == [False, False]
+    assert torch.backends.cudnn.allow_tf32
     with inception.float32_convolutions():
         assert not torch.backends.cudnn.allow_tf32
     assert torch.backends.cudnn.allow_tf32
