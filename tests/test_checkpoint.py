@@ -191,3 +191,14 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tiny, tmp_path, monk
     a, _ = weights(tmp_path / "straight")
     b, _ = weights(tmp_path / "split")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_network_that_does_not_fit_names_the_keys_and_shapes():
+    saved = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.BatchNorm1d(8))
+    tensors = checkpoint.flatten_module("G", saved)
+    no_bias = torch.nn.Sequential(torch.nn.Linear(2, 8, bias=False), torch.nn.BatchNorm1d(8))
+    with pytest.raises(GankitError, match=r'step_9.safetensors: G does not fit .*"0.bias"'):
+        checkpoint.unflatten_module("G", tensors, no_bias, "step_9.safetensors")
+    wider = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.BatchNorm1d(16))
+    with pytest.raises(GankitError, match=r"size mismatch for 0.weight"):
+        checkpoint.unflatten_module("G", tensors, wider, "step_9.safetensors")

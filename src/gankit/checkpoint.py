@@ -131,9 +131,10 @@ def unflatten_module(prefix: str, tensors: dict[str, torch.Tensor], module, wher
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
+        # torch's message: a header line, then one line per kind of misfit (keys, shapes)
+        detail = "; ".join(line.strip() for line in str(e).strip().splitlines()[1:])
         raise GankitError(f"checkpoint {where}: {prefix} does not fit the network the config "
-                          f"builds ({first})") from None
+                          f"builds: {detail[:400] or str(e).strip()}") from None
 
 
 def flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, dict]:
