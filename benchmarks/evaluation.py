@@ -42,7 +42,7 @@ def speed(n: int, device: str = "cpu", batch: int = 50) -> list[dict]:
         wall = time.perf_counter() - start
         rows.append({"bench": "extract", "features": name, "images": n,
                      "device": device if name == "inception" else "cpu",
-                     "batch": batch if name == "inception" else feats.batch,
+                     "batch": feats.batch,
                      "wall_s": round(wall, 2), "images_per_s": round(n / wall, 1)})
     return rows
 
