@@ -13,6 +13,8 @@ VARIANTS = [
     {},
     {"norm": "none", "spectral_norm": True},
     {"norm": "layer"},
+    {"hidden": 8},  # the fully connected layer of Lucic et al.'s MNIST nets
+    {"hidden": 8, "norm": "none", "spectral_norm": True},
 ]
 
 
@@ -108,3 +110,22 @@ def test_ladder_and_bad_values():
         DISCRIMINATORS["dcgan"](n_classes=10, conditioning="projektion")
     with pytest.raises(GankitError, match="width"):
         GENERATORS["dcgan"](width=1024, max_width=512)
+    with pytest.raises(GankitError, match="hidden must be >= 0"):
+        DISCRIMINATORS["dcgan"](hidden=-1)
+
+
+@pytest.mark.parametrize("res", [16, 28])
+def test_hidden_layer_shapes_and_parameters(res):
+    G = GENERATORS["dcgan"](z_dim=5, resolution=res, width=4, hidden=32)
+    D = DISCRIMINATORS["dcgan"](resolution=res, width=4, hidden=32, pack=2)
+    x = G(torch.randn(4, 5))
+    assert x.shape == (4, 1, res, res) and D(x).shape == (2,)
+    D(x).sum().backward()
+    _all_grads(G)
+    _all_grads(D)
+    assert G.hidden[0].weight.shape == (32, 5) and D.out[-1].weight.shape == (1, 32)
+    # hidden = 0 keeps the parameter names of runs saved before the option existed
+    names = set(checkpoint.flatten_module("D", DISCRIMINATORS["dcgan"](resolution=res, width=4)))
+    assert {"D.out.weight", "D.out.bias"} <= names
+    assert "G.project.weight" in checkpoint.flatten_module(
+        "G", GENERATORS["dcgan"](z_dim=5, resolution=res, width=4))

@@ -6,6 +6,9 @@ resolution halves: `width` at the finest feature map, capped at `max_width`.
 
 G: z (B, z_dim) [, y (B,)] -> images (B, channels, R, R) in (-1, 1).
 D: images (B, channels, R, R) [, y (B,)] -> logits (B // pack,).
+`hidden` > 0 adds a fully connected layer of that width between z and G's first feature map
+and between D's last feature map and its logit: the InfoGAN-style nets that Lucic et al. (2018)
+trained on MNIST and Fashion-MNIST (hidden 1024), for more capacity at small resolutions.
 Conditional when n_classes > 0: G concatenates a class embedding to z; D either projects its
 pooled features on a class embedding (Miyato & Koyama 2018) or sees the one-hot class as extra
 input channels (Mirza & Osindero 2014).
@@ -17,7 +20,7 @@ import torch
 from torch import nn
 
 from gankit.errors import GankitError, closest
-from gankit.nets.layers import dcgan_init, norm_2d, spectral
+from gankit.nets.layers import dcgan_init, norm_1d, norm_2d, spectral
 
 CONDITIONING = ("projection", "concat")
 
@@ -57,18 +60,23 @@ class DCGANGenerator(nn.Module):
         spectral_norm: bool = False,
         n_classes: int = 0,
         embed_dim: int = 16,
+        hidden: int = 0,
     ):
         super().__init__()
         if z_dim < 1:
             raise GankitError(f"generator.z_dim must be >= 1, got {z_dim}")
         _check_classes(n_classes, embed_dim)
+        _check_hidden(hidden)
         self.z_dim, self.n_classes, self.resolution = z_dim, n_classes, resolution
         self.base, n = ladder(resolution)
         ch = _channels(width, max_width, n)
         self.embed = nn.Embedding(n_classes, embed_dim) if n_classes else None
         n_in = z_dim + (embed_dim if n_classes else 0)
         bias = norm == "none"  # a bias before a normalisation is cancelled by it
-        self.project = nn.Linear(n_in, ch[0] * self.base**2, bias=bias)
+        # (B, n_in) -> (B, hidden); absent when hidden = 0, so older checkpoints still load
+        self.hidden = (nn.Sequential(nn.Linear(n_in, hidden, bias=bias), norm_1d(norm, hidden),
+                                     nn.ReLU()) if hidden else None)
+        self.project = nn.Linear(hidden or n_in, ch[0] * self.base**2, bias=bias)
         layers: list[nn.Module] = [nn.Unflatten(1, (ch[0], self.base, self.base)),
                                    norm_2d(norm, ch[0]), nn.ReLU()]
         for c_in, c_out in zip(ch, ch[1:]):
@@ -85,6 +93,8 @@ class DCGANGenerator(nn.Module):
                               "one takes none")
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)  # (B, z_dim + embed_dim)
+        if self.hidden is not None:
+            z = self.hidden(z)
         return self.net(self.project(z))  # (B, channels, R, R)
 
 
@@ -101,6 +111,7 @@ class DCGANDiscriminator(nn.Module):
         pack: int = 1,
         n_classes: int = 0,
         conditioning: str = "projection",
+        hidden: int = 0,
     ):
         super().__init__()
         if pack < 1:
@@ -112,6 +123,7 @@ class DCGANDiscriminator(nn.Module):
             raise GankitError(f"unknown discriminator.conditioning {conditioning!r}"
                               f"{closest(conditioning, CONDITIONING)}")
         _check_classes(n_classes, 1)
+        _check_hidden(hidden)
         self.pack, self.n_classes, self.minibatch_std = pack, n_classes, minibatch_std
         self.concat = n_classes > 0 and conditioning == "concat"
         base, n = ladder(resolution)
@@ -123,7 +135,13 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c_out),
                        nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)  # -> (B', ch[0], base, base)
-        self.out = nn.Linear((ch[0] + minibatch_std) * base**2, 1)
+        n_feat = (ch[0] + minibatch_std) * base**2
+        if hidden:  # (B', n_feat) -> (B', hidden) -> (B', 1)
+            self.out = nn.Sequential(nn.Linear(n_feat, hidden, bias=norm == "none"),
+                                     norm_1d(norm, hidden), nn.LeakyReLU(0.2),
+                                     nn.Linear(hidden, 1))
+        else:
+            self.out = nn.Linear(n_feat, 1)
         self.embed = (nn.Embedding(n_classes, ch[0])
                       if n_classes and conditioning == "projection" else None)
         dcgan_init(self)
@@ -146,6 +164,11 @@ class DCGANDiscriminator(nn.Module):
             logits = logits + (self.embed(y) * feat[:, : self.embed.embedding_dim].sum((2, 3))
                                ).sum(1)
         return logits
+
+
+def _check_hidden(hidden: int) -> None:
+    if hidden < 0:
+        raise GankitError(f"hidden must be >= 0 (0: no fully connected layer), got {hidden}")
 
 
 def _minibatch_std(feat: torch.Tensor, group: int = 4) -> torch.Tensor:
