@@ -3,13 +3,14 @@
     python benchmarks/images.py                          # mnist and mnist-conditional
     python benchmarks/images.py --presets fashion-mnist --out benchmarks/results/runs
 
-Budget: each preset's own `train.steps` (at batch 64: 2,500 G steps for mnist, about 10
-minutes on 2 threads; 4,000 for mnist-conditional, about 11 minutes), all threads of the
-machine; or a wall-time budget such as `train.steps=100000 train.max_minutes=60` (issue 4's
-60-minute runs). Each run is a normal `gankit train` into --out/PRESET, so its sample grids
-(samples/step_*.png, samples/training.gif, samples.png) stay there to look at. Recorded per run: wall time of the whole fit, G steps/s,
-real images/s that D saw, and the digit classifier's scores on 10,000 samples (gankit eval).
-Rows are appended to benchmarks/results/images.jsonl and printed as a Markdown table.
+Budget: each preset's own `train.steps` (at batch 64: 2,500 G steps for mnist, about 10 minutes
+on 2 threads; 4,000 for mnist-conditional, about 11 minutes), all threads of the machine; or a
+wall-time budget such as `train.steps=100000 train.max_minutes=60` (issue 4's 60-minute runs).
+Each run is a normal `gankit train` into --out/PRESET, so its sample grids (samples/step_*.png,
+samples/training.gif, samples.png) stay there to look at. Recorded per run: wall time of the
+whole fit, G steps/s, real images/s that D saw, and the digit classifier's scores on 10,000
+samples (gankit eval). Rows are appended to benchmarks/results/images.jsonl and printed as a
+Markdown table.
 """
 
 from __future__ import annotations
