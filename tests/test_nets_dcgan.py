@@ -110,7 +110,7 @@ def test_ladder_and_bad_values():
         DISCRIMINATORS["dcgan"](n_classes=10, conditioning="projektion")
     with pytest.raises(GankitError, match="width"):
         GENERATORS["dcgan"](width=1024, max_width=512)
-    with pytest.raises(GankitError, match="hidden must be >= 0"):
+    with pytest.raises(GankitError, match="discriminator.hidden must be >= 0"):
         DISCRIMINATORS["dcgan"](hidden=-1)
 
 

@@ -66,7 +66,7 @@ class DCGANGenerator(nn.Module):
         if z_dim < 1:
             raise GankitError(f"generator.z_dim must be >= 1, got {z_dim}")
         _check_classes(n_classes, embed_dim)
-        _check_hidden(hidden)
+        _check_hidden(hidden, "generator")
         self.z_dim, self.n_classes, self.resolution = z_dim, n_classes, resolution
         self.base, n = ladder(resolution)
         ch = _channels(width, max_width, n)
@@ -123,7 +123,7 @@ class DCGANDiscriminator(nn.Module):
             raise GankitError(f"unknown discriminator.conditioning {conditioning!r}"
                               f"{closest(conditioning, CONDITIONING)}")
         _check_classes(n_classes, 1)
-        _check_hidden(hidden)
+        _check_hidden(hidden, "discriminator")
         self.pack, self.n_classes, self.minibatch_std = pack, n_classes, minibatch_std
         self.concat = n_classes > 0 and conditioning == "concat"
         base, n = ladder(resolution)
@@ -166,9 +166,10 @@ class DCGANDiscriminator(nn.Module):
         return logits
 
 
-def _check_hidden(hidden: int) -> None:
+def _check_hidden(hidden: int, role: str) -> None:
     if hidden < 0:
-        raise GankitError(f"hidden must be >= 0 (0: no fully connected layer), got {hidden}")
+        raise GankitError(f"{role}.hidden must be >= 0 (0: no fully connected layer), "
+                          f"got {hidden}")
 
 
 def _minibatch_std(feat: torch.Tensor, group: int = 4) -> torch.Tensor:
