@@ -15,6 +15,7 @@ VARIANTS = [
     {"norm": "layer"},
     {"hidden": 8},  # the fully connected layer of Lucic et al.'s MNIST nets
     {"hidden": 8, "norm": "none", "spectral_norm": True},
+    {"hidden": 8, "norm": "layer"},
 ]
 
 
@@ -112,6 +113,8 @@ def test_ladder_and_bad_values():
         GENERATORS["dcgan"](width=1024, max_width=512)
     with pytest.raises(GankitError, match="discriminator.hidden must be >= 0"):
         DISCRIMINATORS["dcgan"](hidden=-1)
+    with pytest.raises(GankitError, match="generator.hidden must be >= 0"):
+        GENERATORS["dcgan"](hidden=-2)
 
 
 @pytest.mark.parametrize("res", [16, 28])

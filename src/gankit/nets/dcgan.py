@@ -8,7 +8,8 @@ G: z (B, z_dim) [, y (B,)] -> images (B, channels, R, R) in (-1, 1).
 D: images (B, channels, R, R) [, y (B,)] -> logits (B // pack,).
 `hidden` > 0 adds a fully connected layer of that width between z and G's first feature map
 and between D's last feature map and its logit: the InfoGAN-style nets that Lucic et al. (2018)
-trained on MNIST and Fashion-MNIST (hidden 1024), for more capacity at small resolutions.
+trained on MNIST and Fashion-MNIST (hidden 1024), for more capacity at small resolutions. A
+projection D projects the pooled conv features, not the hidden layer's, on the class embedding.
 Conditional when n_classes > 0: G concatenates a class embedding to z; D either projects its
 pooled features on a class embedding (Miyato & Koyama 2018) or sees the one-hot class as extra
 input channels (Mirza & Osindero 2014).
