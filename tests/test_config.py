@@ -56,6 +56,9 @@ def test_overrides_are_typed():
     ("ring", ["train.lr_g=nan"], "train.lr_g must be a finite number"),
     ("ring", ["loss.name=wasserstein"], "needs a Lipschitz constraint"),
     ("ring", ["loss.penalty=r1", "discriminator.norm=batch"], "batch norm in D"),
+    ("ring", ["train.batch_size=2", "discriminator.norm=batch"],
+     "gives discriminator 1 sample.*norm=.batch."),
+    ("mnist", ["train.batch_size=1"], "gives generator 1 sample.*generator.norm='batch'"),
 ])
 def test_bad_input_is_one_clear_line(target, overrides, match):
     with pytest.raises(GankitError, match=match) as e:

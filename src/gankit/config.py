@@ -176,6 +176,13 @@ def validate(cfg: Config, where: str) -> None:
     if t.batch_size % pack:
         raise GankitError(f"{where}: train.batch_size={t.batch_size} must be a multiple of "
                           f"discriminator.pack={pack}")
+    # 1-D batch norm (MLP layers, DCGAN hidden layers) cannot train on a batch of one sample
+    for role, net, n in (("generator", cfg.generator, t.batch_size),
+                         ("discriminator", cfg.discriminator, t.batch_size // pack)):
+        if n < 2 and _batch_norm_1d(net):
+            raise GankitError(f"{where}: train.batch_size={t.batch_size} gives {role} {n} "
+                              f"sample(s) per batch, too few for {role}.norm='batch' (needs >= 2);"
+                              f" raise train.batch_size or use norm 'layer' or 'none'")
     s = cfg.loss.label_smoothing
     if not 0 <= s < 1:
         raise GankitError(f"{where}: loss.label_smoothing must be in [0, 1), got {s}")
@@ -268,6 +275,12 @@ def _plain_section(raw: dict, name: str, cls, where: str):
         default = valid[key].default
         kwargs[key] = _check_type(f"{where}: {name}.{key}", value, default)
     return cls(**kwargs)
+
+
+def _batch_norm_1d(net) -> bool:
+    """Whether a player's config builds 1-D batch norm layers."""
+    o = net.options
+    return o.get("norm") == "batch" and (net.net == "mlp" or o.get("hidden", 0) > 0)
 
 
 def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str,
