@@ -132,3 +132,16 @@ def test_hidden_layer_shapes_and_parameters(res):
     assert {"D.out.weight", "D.out.bias"} <= names
     assert "G.project.weight" in checkpoint.flatten_module(
         "G", GENERATORS["dcgan"](z_dim=5, resolution=res, width=4))
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+def test_bias_only_where_no_batch_norm_follows(norm):
+    # Batch norm subtracts each channel's mean, cancelling a bias; layer norm (one group over
+    # C, H, W) subtracts one mean for all channels, so a per-channel bias still matters.
+    layers = (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+    shape = {"channels": 1, "resolution": 16, "width": 4, "hidden": 8, "norm": norm}
+    for net in (GENERATORS["dcgan"](z_dim=5, **shape), DISCRIMINATORS["dcgan"](**shape)):
+        before_norm = [m for m in net.modules() if isinstance(m, layers)][:-1]  # all but output
+        if isinstance(net, DISCRIMINATORS["dcgan"]):
+            before_norm = before_norm[1:]  # D's first layer has no normalisation after it
+        assert before_norm and all((m.bias is None) == (norm == "batch") for m in before_norm)

@@ -73,7 +73,7 @@ class DCGANGenerator(nn.Module):
         ch = _channels(width, max_width, n)
         self.embed = nn.Embedding(n_classes, embed_dim) if n_classes else None
         n_in = z_dim + (embed_dim if n_classes else 0)
-        bias = norm == "none"  # a bias before a normalisation is cancelled by it
+        bias = norm != "batch"  # batch norm cancels a per-channel bias; layer norm does not
         # (B, n_in) -> (B, hidden); absent when hidden = 0, so older checkpoints still load
         self.hidden = (nn.Sequential(nn.Linear(n_in, hidden, bias=bias), norm_1d(norm, hidden),
                                      nn.ReLU()) if hidden else None)
@@ -133,12 +133,12 @@ class DCGANDiscriminator(nn.Module):
         # no normalisation on D's first layer (DCGAN)
         layers: list[nn.Module] = [nn.Conv2d(c_in, ch[-1], 4, 2, 1), nn.LeakyReLU(0.2)]
         for c_in, c_out in zip(ch[:0:-1], ch[-2::-1]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), norm_2d(norm, c_out),
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm != "batch"), norm_2d(norm, c_out),
                        nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)  # -> (B', ch[0], base, base)
         n_feat = (ch[0] + minibatch_std) * base**2
         if hidden:  # (B', n_feat) -> (B', hidden) -> (B', 1)
-            self.out = nn.Sequential(nn.Linear(n_feat, hidden, bias=norm == "none"),
+            self.out = nn.Sequential(nn.Linear(n_feat, hidden, bias=norm != "batch"),
                                      norm_1d(norm, hidden), nn.LeakyReLU(0.2),
                                      nn.Linear(hidden, 1))
         else:
