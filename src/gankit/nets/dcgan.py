@@ -132,13 +132,14 @@ class DCGANDiscriminator(nn.Module):
         c_in = channels * pack + (n_classes if self.concat else 0)
         # no normalisation on D's first layer (DCGAN)
         layers: list[nn.Module] = [nn.Conv2d(c_in, ch[-1], 4, 2, 1), nn.LeakyReLU(0.2)]
+        bias = norm != "batch"  # as in G
         for c_in, c_out in zip(ch[:0:-1], ch[-2::-1]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm != "batch"), norm_2d(norm, c_out),
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias), norm_2d(norm, c_out),
                        nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)  # -> (B', ch[0], base, base)
         n_feat = (ch[0] + minibatch_std) * base**2
         if hidden:  # (B', n_feat) -> (B', hidden) -> (B', 1)
-            self.out = nn.Sequential(nn.Linear(n_feat, hidden, bias=norm != "batch"),
+            self.out = nn.Sequential(nn.Linear(n_feat, hidden, bias=bias),
                                      norm_1d(norm, hidden), nn.LeakyReLU(0.2),
                                      nn.Linear(hidden, 1))
         else:
