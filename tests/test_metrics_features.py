@@ -68,6 +68,31 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
                                                                 subset_size=100, seed=3)
 
 
+def test_kid_of_sets_smaller_than_a_subset_has_no_spread_to_report():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(300, 8)), rng.normal(0.3, 1, size=(300, 8))
+    assert kid(x, y) == {"kid": pytest.approx(mmd2_unbiased(x, y)), "kid_std": None}
+    assert kid(x, rng.normal(size=(400, 8)))["kid_std"] > 0  # subsets of the larger set differ
+
+
+@pytest.mark.parametrize("metric", [fid, kid, precision_recall, density_coverage])
+def test_feature_metrics_refuse_nan(metric):
+    rng = np.random.default_rng(6)
+    real, fake = rng.normal(size=(50, 4)), rng.normal(size=(50, 4))
+    fake[7, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        metric(real, fake)
+
+
+def test_inception_score_splits_as_the_reference_code():
+    logits = np.random.default_rng(7).normal(size=(1005, 10)) * 3
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    parts = [p[i * 1005 // 10:(i + 1) * 1005 // 10] for i in range(10)]  # the reference's slices
+    scores = [np.exp((q * (np.log(q) - np.log(q.mean(0)))).sum(1).mean()) for q in parts]
+    assert inception_score(logits) == pytest.approx({"is": np.mean(scores),
+                                                     "is_std": np.std(scores)})
+
+
 def test_inception_score_spans_one_to_the_number_of_classes():
     assert inception_score(np.zeros((100, 10)))["is"] == pytest.approx(1.0)
     confident = np.eye(10)[np.arange(1000) % 10] * 50  # each sample sure, classes balanced
@@ -92,8 +117,8 @@ def test_precision_recall_and_density_coverage_match_brute_force():
     assert precision_recall(real, fake, k=3) == pytest.approx(
         {"precision": precision, "recall": recall})
     r5 = brute_radii(real, 5)
-    density = (d <= r5[None]).sum() / (5 * len(fake))
-    coverage = (d <= r5[None]).any(0).mean()
+    density = (d < r5[None]).sum() / (5 * len(fake))  # Naeem et al.: strictly inside
+    coverage = (d < r5[None]).any(0).mean()
     assert density_coverage(real, fake, k=5) == pytest.approx(
         {"density": density, "coverage": coverage})
 
@@ -110,5 +135,6 @@ def test_precision_recall_separate_quality_from_diversity():
     assert dc["coverage"] < 0.05
     far = precision_recall(real, rng.normal(10, 1, size=(1000, 8)))
     assert far["precision"] == 0 and far["recall"] == 0
+    assert density_coverage(real, real) == {"density": 1.0, "coverage": 1.0}
     matched = density_coverage(real, rng.normal(size=(5000, 8)))
     assert 0.8 < matched["density"] < 1.2 and matched["coverage"] > 0.95

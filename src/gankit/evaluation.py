@@ -101,9 +101,10 @@ def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 202
     if not loaded.is_image:
         raise GankitError(f"metrics {', '.join(wanted)} need image data; this run learns "
                           f"{loaded.cfg.data.kind!r} vectors, for which only 'world' applies")
-    if features == "digits" and loaded.net_shape["channels"] != 1:
-        raise GankitError(f"--features digits needs grey digit images; this run's images have "
-                          f"{loaded.net_shape['channels']} channels (use --features inception)")
+    if features == "digits" and data.name != "mnist":  # the classifier knows digits only
+        raise GankitError(f"--features digits is the MNIST digit classifier; this run learns "
+                          f"{data.name!r}, for which its features mean nothing (use --features "
+                          "inception)")
     feats = extractor(features, inception, device)
     n = n or FID_N
     start = time.perf_counter()

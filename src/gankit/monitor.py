@@ -7,8 +7,10 @@ logging window's statistics and at `SAMPLES` fresh samples of G:
   boundary): the game is lost for G and its learning signal fades.
 - `g_gradient`: G's gradient norm has fallen 100-fold below its peak in this run.
 - `coverage` (mixtures): the samples miss whole modes (PacGAN's protocol, 2,500 samples).
-- `classes` (MNIST digits): the shipped classifier finds a lopsided class histogram (normalised
-  entropy < 0.8: ten equal classes give 1).
+- `classes` (MNIST and Stacked MNIST digits): the shipped classifier finds a digit (in any colour
+  channel) in under a quarter of its fair share of the samples.
+- `modes` (Stacked MNIST): the samples hold under half the distinct digit triples that a sampler
+  of all 1,000 would show in as many draws.
 - `duplicates` (any images): many samples have a near-copy among the others (nearest neighbour
   closer than a quarter of the typical real nearest-neighbour distance, in 16x16 pixel space).
 - `recall` (any images): few real images lie near any sample (Kynkäänniemi et al.'s recall,
@@ -30,6 +32,8 @@ from gankit.sampling import generate
 
 SAMPLES = 500  # per image check: a fraction of a second on 2 cores
 SEED = 7  # fixed latent samples, so successive checks see the same z
+RARE = 0.25  # a digit is missing below a quarter of its fair share (500 samples: under 13)
+CHANNELS = ("red", "green", "blue")
 TRY = {
     "collapse": "try PacGAN packing (discriminator.pack=4), a lower D learning rate "
                 "(train.lr_d), the Wasserstein loss with a gradient penalty "
@@ -127,19 +131,29 @@ class Monitor:
         return self._digit_check(images) + self._image_checks(images)
 
     def _digit_check(self, images: np.ndarray) -> list[dict]:
-        if self.data.name != "mnist":
+        if self.data.name not in ("mnist", "stacked-mnist"):
             return []
         from gankit.metrics.classifier import classify
-        counts = np.bincount(classify(images).argmax(1), minlength=10)
-        p = counts[counts > 0] / counts.sum()
-        entropy = float(-(p * np.log(p)).sum() / math.log(10))
-        if entropy >= 0.8:
-            return []
-        common = int((counts >= 0.02 * counts.sum()).sum())
-        return [_alarm("classes", (
-            f"mode collapse: the digit classifier finds {common} of 10 digits among "
-            f"{len(images)} samples (class entropy {entropy:.2f}; 1 = all ten equally); "
-            f"{TRY['collapse']}"))]
+        n, alarms = len(images), []
+        # Stacked MNIST: one digit per colour channel, each classified on its own.
+        digits = [classify(images[..., c]).argmax(1) for c in range(images.shape[-1])]
+        for c, d in enumerate(digits):
+            counts = np.bincount(d, minlength=10)
+            rare = [str(i) for i in range(10) if counts[i] < RARE * n / 10]
+            if rare:
+                where = f" in the {CHANNELS[c]} channel" if len(digits) > 1 else ""
+                alarms.append(_alarm("classes", (
+                    f"mode collapse: among {n} samples the digit classifier finds only "
+                    f"{10 - len(rare)} of 10 digits{where} (rare or absent: {', '.join(rare)}; "
+                    f"each should hold about {n // 10}); {TRY['collapse']}")))
+        if len(digits) == 3:  # the channels' digits may each be balanced yet tied together
+            modes = len(np.unique(100 * digits[0] + 10 * digits[1] + digits[2]))
+            expected = 1000 * (1 - (1 - 1 / 1000) ** n)  # distinct triples of a uniform sampler
+            if modes < expected / 2:
+                alarms.append(_alarm("modes", (
+                    f"mode collapse: {n} samples hold {modes} distinct digit triples, where a "
+                    f"sampler of all 1,000 would show about {expected:.0f}; {TRY['collapse']}")))
+        return alarms
 
     def _image_checks(self, images: np.ndarray) -> list[dict]:
         base = self.baselines()

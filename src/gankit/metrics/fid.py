@@ -19,6 +19,9 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f = np.asarray(features, dtype=np.float64)
     if f.ndim != 2 or len(f) < 2:
         raise ValueError(f"features must be (N >= 2, D), got {f.shape}")
+    if not np.isfinite(f).all():
+        raise ValueError(f"features hold NaN or Inf in {int((~np.isfinite(f)).any(1).sum())} "
+                         f"of {len(f)} rows")
     return f.mean(0), np.cov(f, rowvar=False)
 
 

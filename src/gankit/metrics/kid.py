@@ -4,7 +4,9 @@ The unbiased estimate of the squared MMD between feature sets with the cubic pol
 k(x, y) = (x . y / d + 1)^3, averaged over `subsets` random subsets of `subset_size` samples from
 each set (the paper's and torch-fidelity's defaults: 100 subsets of 1,000). Unbiased, so it can
 be slightly negative when the two sets come from one distribution. Reported as mean and std over
-the subsets.
+the subsets. When both sets are no larger than a subset, every subset would be the whole set: KID
+is then computed once on the two sets, and `kid_std` is None (there is no spread to report, and 0
+would claim a certainty the estimate does not have).
 """
 
 from __future__ import annotations
@@ -27,11 +29,15 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3) -> float:
 
 def kid(features1: np.ndarray, features2: np.ndarray, subsets: int = 100,
         subset_size: int = 1000, seed: int = 0) -> dict:
-    """{"kid": mean, "kid_std": std} of the unbiased MMD^2 over random subsets."""
+    """{"kid": mean, "kid_std": std (or None)} of the unbiased MMD^2 over random subsets."""
     x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
     size = min(subset_size, len(x), len(y))
     if size < 2:
         raise ValueError("KID needs at least 2 samples in each set")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("features hold NaN or Inf")
+    if size == len(x) == len(y):
+        return {"kid": mmd2_unbiased(x, y), "kid_std": None}
     rng = np.random.default_rng(seed)
     values = [mmd2_unbiased(x[rng.choice(len(x), size, replace=False)],
                             y[rng.choice(len(y), size, replace=False)]) for _ in range(subsets)]
