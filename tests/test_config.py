@@ -59,6 +59,8 @@ def test_overrides_are_typed():
     ("ring", ["train.batch_size=2", "discriminator.norm=batch"],
      "gives discriminator 1 sample.*norm=.batch."),
     ("mnist", ["train.batch_size=1"], "gives generator 1 sample.*generator.norm='batch'"),
+    ("ring", ["train.augment=translation"], "DiffAugment.*works on images"),
+    ("mnist", ["data.resolution=27"], "data.resolution=27 does not fit the dcgan nets"),
 ])
 def test_bad_input_is_one_clear_line(target, overrides, match):
     with pytest.raises(GankitError, match=match) as e:
@@ -78,3 +80,9 @@ def test_config_file_with_partial_sections(tmp_path):
     path.write_text('[data]\nkind = "grid"\n[train]\nsteps = 7\n')
     cfg = config.load(path)
     assert cfg.data.kind == "grid" and cfg.train.steps == 7 and cfg.loss.name == "nonsaturating"
+
+
+def test_a_relative_data_path_is_stored_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = config.load("points", ["data.path=pts.csv"])
+    assert cfg.data.options["path"] == str(tmp_path / "pts.csv")

@@ -195,3 +195,33 @@ def test_to_data_and_back():
     assert back.shape == (2, 4, 4, 3) and back.dtype == torch.uint8
     assert {tuple(b.flatten().tolist()) for b in back} <= {
         tuple(a.flatten().tolist()) for a in data.images.permute(0, 2, 3, 1)}
+
+
+def test_sixteen_bit_grey_pngs_are_scaled_not_clipped(tmp_path):
+    ramp = np.linspace(0, 65535, 16 * 16).reshape(16, 16).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    data = build("folder", {"path": str(tmp_path), "resolution": 16, "channels": 1})
+    x = data.images.float()
+    assert x.min() < 10 and x.max() > 245 and 100 < x.mean() < 155  # a ramp, not all white
+
+
+def test_arrays_resize_and_read_channels_first(tmp_path):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "chw.npy", rng.integers(0, 256, (6, 3, 20, 20), dtype=np.uint8))
+    data = build("array", {"path": str(tmp_path / "chw.npy")})
+    assert data.net_shape == {"channels": 3, "resolution": 20, "n_classes": 0}
+    np.save(tmp_path / "odd.npy", rng.integers(0, 256, (6, 25, 30), dtype=np.uint8))
+    data = build("array", {"path": str(tmp_path / "odd.npy"), "resolution": 16})
+    assert data.images.shape == (6, 1, 16, 16)
+
+
+def test_array_and_resolution_errors_name_the_problem(tmp_path):
+    np.save(tmp_path / "empty.npy", np.zeros((0, 8, 8), np.float32))
+    with pytest.raises(GankitError, match="holds no images"):
+        build("array", {"path": str(tmp_path / "empty.npy")})
+    np.savez(tmp_path / "two.npz", labels=np.arange(4), pics=np.zeros((4, 8, 8), np.uint8))
+    with pytest.raises(GankitError, match="name the images 'images'.*labels, pics"):
+        build("array", {"path": str(tmp_path / "two.npz")})
+    _save(tmp_path / "f" / "a.png", (8, 8), (1, 2, 3))
+    with pytest.raises(GankitError, match="data.resolution must be in 4..1024, got -5"):
+        build("folder", {"path": str(tmp_path / "f"), "resolution": -5})

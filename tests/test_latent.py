@@ -105,3 +105,14 @@ def test_too_few_matching_samples_is_a_clear_error():
     specs = [latent.parse_spec(t, DIGITS) for t in ("7", "0", "1")]
     with pytest.raises(GankitError, match="only 0 generated samples carry '7'"):
         latent.arithmetic(None, pixels, pool, specs, [1, -1, 1])
+
+
+def test_class_names_with_spaces_and_numbered_classes():
+    fashion = ["t-shirt/top", "sandal", "ankle boot"]
+    s = latent.parse_spec("ankle boot thick", fashion)
+    assert s.cls == 2 and s.qualifiers == (("ink", "high"),)
+    assert latent.parse_spec("2", fashion).cls == 2  # no class is named by a number: an index
+    assert latent.class_index("7", ["5", "7"]) == 1  # classes named by numbers: names only
+    assert latent.class_index("1", ["5", "7"]) is None
+    with pytest.raises(GankitError, match="unknown attribute '1'"):
+        latent.parse_spec("1", ["5", "7"])

@@ -145,3 +145,11 @@ def test_bias_only_where_no_batch_norm_follows(norm):
         if isinstance(net, DISCRIMINATORS["dcgan"]):
             before_norm = before_norm[1:]  # D's first layer has no normalisation after it
         assert before_norm and all((m.bias is None) == (norm == "batch") for m in before_norm)
+
+
+@pytest.mark.parametrize("batch", [5, 7])  # no divisor in 2..4: the whole batch is one group
+def test_minibatch_std_works_for_any_batch_size(batch):
+    from gankit.nets.dcgan import _minibatch_std
+
+    calm, wild = torch.randn(batch, 2, 4, 4) * 0.01, torch.randn(batch, 2, 4, 4) * 10
+    assert _minibatch_std(wild).mean() > 100 * _minibatch_std(calm).mean()

@@ -151,13 +151,18 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
     (["interpolate", "{run}", "--out", "{tmp}/w.png"], "animated .gif"),
     (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", "1"], "at least two seeds"),
     (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", "a,b"], "integers"),
+    (["interpolate", "{run}", "--out", "{tmp}/nope/w.gif"], "folder '{tmp}/nope' does not exist"),
+    (["sample", "{run}", "--out", "{tmp}/run/taken"], "is a file"),
+    (["arithmetic", "{run}", "7", "7", "1", "--out", "{tmp}/a.xyz"], "written as .png"),
+    (["arithmetic", "{run}", "7", "7", "1", "--out", "{tmp}/nope/a.png"], "does not exist"),
 ])
 def test_image_command_errors(tmp_path, args, match):
     run = tmp_path / "run"
     cli("train", "mnist-conditional", *tiny_images(tmp_path, "train.steps=1"), "--out", run,
         "--quiet")
+    (run / "taken").write_text("a file where a folder of samples was asked for")
     code, text = cli(*[a.format(run=run, tmp=tmp_path) for a in args])
-    assert code == 2 and match in text, text
+    assert code == 2 and match.format(tmp=tmp_path) in text, text
 
 
 def test_class_of_an_unconditional_run_is_an_error(tmp_path):
@@ -180,3 +185,26 @@ def test_arithmetic_from_the_command_line(tmp_path):
     assert Image.open(tmp_path / "a.png").size == (2 + 8 * 10, 2 + 4 * 10)  # A, B, C, result
     code, text = cli("arithmetic", run, "7 bold", "7", "1", "--out", tmp_path / "b.png")
     assert code == 2 and "unknown attribute 'bold'" in text
+
+
+def test_resume_refuses_data_whose_classes_changed(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls in ("cats", "dogs"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
+                tmp_path / "photos" / cls / f"{i}.png")
+    cfg = config.load("folder", [f"data.path={tmp_path / 'photos'}", "data.resolution=8",
+                                 "data.conditional=true", "generator.width=4",
+                                 "discriminator.width=4", "train.batch_size=4", "train.steps=4",
+                                 "train.augment=", "train.picture_every=0", "train.device=cpu"])
+    fit(cfg, tmp_path / "run", until=2, progress=False)
+    (tmp_path / "photos" / "dogs").rename(tmp_path / "photos" / "wolves")  # same count, renamed
+    with pytest.raises(GankitError, match=r"trained on classes \['cats', 'dogs'\].*'wolves'"):
+        fit(cfg, tmp_path / "run", resume=True, progress=False)
+
+
+def test_snapshots_show_every_class():
+    from gankit.viz.images import snapshot_labels
+
+    assert snapshot_labels(12, per_class=10).unique().tolist() == list(range(12))

@@ -83,6 +83,12 @@ def train(target, overrides, out, resume, seed, until, quiet):
     click.echo(f"done: step {state.step}; pictures in {where}", err=True)
 
 
+def _check_parent(out: Path) -> None:
+    """Before any work: the folder a file is written into must exist."""
+    if not out.resolve().parent.is_dir():
+        raise GankitError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
+
+
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("-n", "n", type=click.IntRange(min=1), default=1000, show_default=True)
@@ -108,8 +114,10 @@ def sample(run, n, seed, out, cls, device):
         raise GankitError(f"--out {str(out)!r}: give FILE.npy, grid.png or a folder")
     if out.suffix == ".png" and not loaded.is_image:
         raise GankitError(f"--out {str(out)!r}: a grid picture needs an image run; use .npy")
-    if out.suffix and not out.resolve().parent.is_dir():
-        raise GankitError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist")
+    if out.suffix:
+        _check_parent(out)
+    elif out.exists() and not out.is_dir():
+        raise GankitError(f"--out {str(out)!r} is a file: give a folder for PNGs, or FILE.npy")
     labels = None if cls is None else torch.full((n,), loaded.class_index(cls))
     x = loaded.to_data(generate(loaded.G, n, seed, labels=labels)).numpy()
     if out.suffix == ".npy":
@@ -142,6 +150,7 @@ def interpolate(run, out, seeds, n, frames, cls, device):
 
     if not str(out).endswith(".gif"):
         raise GankitError(f"--out {out!r}: the walk is written as an animated .gif")
+    _check_parent(Path(out))
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
@@ -180,6 +189,9 @@ def arithmetic(run, a, b, c, out, n, seed, device):
     from gankit.load import load_run
     from gankit.viz.images import save_arithmetic
 
+    if Path(out).suffix.lower() not in (".png", ".jpg", ".webp"):
+        raise GankitError(f"--out {out!r}: the picture is written as .png (or .jpg, .webp)")
+    _check_parent(Path(out))
     loaded = load_run(run, device)
     if not loaded.is_image:
         raise GankitError("arithmetic works on image runs; this run has vector data")

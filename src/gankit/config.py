@@ -117,6 +117,9 @@ def load(target: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Con
     raw = _read_target(target)
     for item in overrides:
         _apply_override(raw, item)
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str) and data["path"]:
+        data["path"] = str(Path(data["path"]).expanduser().absolute())  # runs work from anywhere
     return from_dict(raw, where=str(target))
 
 
@@ -170,6 +173,22 @@ def validate(cfg: Config, where: str) -> None:
 
     for name in filter(None, (a.strip() for a in t.augment.split(","))):
         AUGMENTS.get_or_fail(name, f"{where}: train.augment")
+    from gankit.data import IMAGE_KINDS
+
+    if t.augment.strip() and cfg.data.kind not in IMAGE_KINDS:
+        raise GankitError(f"{where}: train.augment (DiffAugment) works on images; data.kind="
+                          f"{cfg.data.kind!r} is vectors, so leave train.augment empty")
+    resolution = cfg.data.options.get("resolution")
+    if "dcgan" in (cfg.generator.net, cfg.discriminator.net) and isinstance(resolution, int) \
+            and resolution:  # 0: an array's own size, checked when the data is read
+        from gankit.nets.dcgan import ladder
+
+        try:
+            ladder(resolution)
+        except GankitError:
+            raise GankitError(f"{where}: data.resolution={resolution} does not fit the dcgan "
+                              "nets, which need 4 to 7 times a power of two (valid: 8, 16, 28, "
+                              "32, 64, 128, ...)") from None
     pack = cfg.discriminator.options.get("pack", 1)
     if pack < 1:
         raise GankitError(f"{where}: discriminator.pack must be >= 1, got {pack}")

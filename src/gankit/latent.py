@@ -54,12 +54,12 @@ def walk_frames(G, to_data, n: int, seeds: list[int], frames: int,
                 rows: list[int] | None = None) -> list[np.ndarray]:
     """uint8 frames (M, R, R, C) of a walk of n latents through `seeds`.
 
-    A conditional G shows one row per class (`rows`, default its first 10 classes) walking the
+    A conditional G shows one row per class (`rows`, default all its classes) walking the
     same latents; an unconditional G one row of n.
     """
     n_classes = getattr(G, "n_classes", 0)
     if rows is None:
-        rows = list(range(min(n_classes, 10)))
+        rows = list(range(n_classes))
     out = []
     for z in walk(G.z_dim, n, seeds, frames):  # (n, z_dim) per frame
         if n_classes:
@@ -101,19 +101,39 @@ class Spec:
     qualifiers: tuple[tuple[str, str], ...]
 
 
+def class_index(name: str, classes: list[str]) -> int | None:
+    """A class by name, or by index where no class is named by a number ("5" is the class
+    named 5, not index 5, when the classes are 5 and 7); None if it is neither."""
+    if name in classes:
+        return classes.index(name)
+    numbered = any(c.isdigit() for c in classes)
+    if name.isdigit() and int(name) < len(classes) and not numbered:
+        return int(name)
+    return None
+
+
 def parse_spec(text: str, classes: list[str] | None) -> Spec:
-    """'7 thick' or 'sandal' or 'thin' -> Spec; classes are names or indices of `classes`."""
+    """'7 thick' or 'sandal' or 'ankle boot thin' -> Spec; classes are names (which may hold
+    spaces) or indices of `classes`."""
     cls, quals = None, []
-    for token in text.replace(",", " ").split():
+    text_left = text.replace(",", " ")
+    # class names with spaces first, longest first: "ankle boot" is one class, not two words
+    for name in sorted((c for c in classes or [] if " " in c), key=len, reverse=True):
+        padded = f" {' '.join(text_left.split())} "
+        if f" {name} " in padded:
+            cls = classes.index(name)
+            text_left = padded.replace(f" {name} ", " ", 1)
+            break
+    for token in text_left.split():
         if token in QUALIFIERS:
             quals.append(QUALIFIERS[token])
         elif ":" in token and token.split(":")[0] in PROPERTIES and \
                 token.split(":")[1] in ("high", "low"):
             quals.append(tuple(token.split(":")))
-        elif classes and (token in classes or (token.isdigit() and int(token) < len(classes))):
+        elif classes and class_index(token, classes) is not None:
             if cls is not None:
                 raise GankitError(f"{text!r} names two classes")
-            cls = classes.index(token) if token in classes else int(token)
+            cls = class_index(token, classes)
         else:
             valid = ", ".join([*QUALIFIERS, "ink:high", "ink:low"] + (classes or [])[:12])
             raise GankitError(f"unknown attribute {token!r} in {text!r}; valid: {valid}")

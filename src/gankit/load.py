@@ -45,12 +45,14 @@ class LoadedRun:
         """A class of a conditional run by name or index ("sandal", "5")."""
         if not self.classes:
             raise GankitError("this run is not conditional: it takes no class")
-        if name in self.classes:
-            return self.classes.index(name)
-        if name.isdigit() and int(name) < len(self.classes):
-            return int(name)
-        raise GankitError(f"unknown class {name!r}{closest(name, self.classes)} "
-                          f"(or an index 0..{len(self.classes) - 1})")
+        from gankit.latent import class_index
+
+        index = class_index(name, self.classes)
+        if index is None:
+            named = any(c.isdigit() for c in self.classes)
+            raise GankitError(f"unknown class {name!r}{closest(name, self.classes)}"
+                              + ("" if named else f" (or an index 0..{len(self.classes) - 1})"))
+        return index
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         """Model space -> data units (images: uint8 (N, R, R, C)), with the saved map."""

@@ -72,7 +72,10 @@ def build_networks(cfg: Config, shape: dict) -> tuple[nn.Module, nn.Module]:
         if unknown:
             raise GankitError(f"{role}.net={c.net!r} does not fit this data (it has no "
                               f"{', '.join(unknown)}); use 'mlp' for vectors, 'dcgan' for images")
-        nets.append(factory(**shape, **c.options))
+        try:
+            nets.append(factory(**shape, **c.options))
+        except GankitError as e:  # name the config section when the net's message does not
+            raise GankitError(str(e) if str(e).startswith(role) else f"{role}: {e}") from None
     return nets[0], nets[1]
 
 
@@ -289,6 +292,10 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     monitor = Monitor(data)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
+        if meta.get("classes") != state.classes:  # a class folder added, removed or renamed
+            raise GankitError(f"{run_dir}: the run was trained on classes {meta.get('classes')} "
+                              f"and the data now holds {state.classes}; restore the data or "
+                              "start a new run")
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         log.truncate_after(state.step)

@@ -23,10 +23,11 @@ DATASETS["fashion-mnist"] = fashion_mnist
 DATASETS["stacked-mnist"] = stacked_mnist
 DATASETS["folder"] = folder
 DATASETS["array"] = array
+IMAGE_KINDS = ("mnist", "fashion-mnist", "stacked-mnist", "folder", "array")
 
 
 def build(kind: str, options: dict) -> VectorData | ImageData:
     return DATASETS.get_or_fail(kind, "data.kind")(**options)
 
 
-__all__ = ["DATASETS", "ImageData", "VectorData", "build"]
+__all__ = ["DATASETS", "IMAGE_KINDS", "ImageData", "VectorData", "build"]

@@ -120,6 +120,7 @@ def _resize(images: np.ndarray, resolution: int) -> np.ndarray:
 
 def _idx_dataset(name: str, path: str | None, split: str, conditional: bool, resolution: int,
                  download: bool) -> ImageData:
+    _check_resolution(resolution)
     images, labels = idx.load(name, split, path, download)
     return ImageData(_resize(images, resolution), labels, idx.SOURCES[name]["classes"],
                      conditional, name)
@@ -170,12 +171,26 @@ def stacked_mnist(path: str | None = None, split: str = "train", resolution: int
     return StackedMNIST(mnist(path, split, False, resolution, download))
 
 
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """16-bit grey (PNG) as 8-bit grey: Pillow's convert() would clip it to 255, not rescale."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        wide = np.asarray(im, dtype=np.float64)
+        return Image.fromarray(np.clip(wide / 257, 0, 255).round().astype(np.uint8), "L")
+    return im
+
+
+def _check_resolution(resolution: int) -> None:
+    # checked before any decoding, so a typo does not cost a pass over the whole folder
+    if not 4 <= resolution <= 1024:
+        raise GankitError(f"data.resolution must be in 4..1024, got {resolution}")
+
+
 def _decode(path: Path, resolution: int, mode: str) -> np.ndarray | None:
     """Resize the shorter side to `resolution` and crop the centre; None if unreadable."""
     try:
         with Image.open(path) as im:
             im.draft(mode, (resolution, resolution))  # JPEG: decode at a reduced size, faster
-            im = ImageOps.exif_transpose(im).convert(mode)
+            im = _eight_bit(ImageOps.exif_transpose(im)).convert(mode)
             im = ImageOps.fit(im, (resolution, resolution), Image.Resampling.LANCZOS)
             return np.asarray(im, dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
@@ -193,6 +208,7 @@ def folder(path: str = "", resolution: int = 64, channels: int = 3, conditional:
         raise GankitError(f"data.path={path!r} is not a folder")
     if channels not in (1, 3):
         raise GankitError(f"data.channels must be 1 or 3, got {channels}")
+    _check_resolution(resolution)
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
     if not files:
         raise GankitError(f"data.path={path!r} holds no {'/'.join(EXTENSIONS)} files "
@@ -216,36 +232,33 @@ def folder(path: str = "", resolution: int = 64, channels: int = 3, conditional:
                      str(root), skipped)
 
 
-def array(path: str = "", conditional: bool = False) -> ImageData:
+def array(path: str = "", conditional: bool = False, resolution: int = 0) -> ImageData:
     """Images from .npy (N, H, W[, C]) or .npz ('images' and optional 'labels'); never unpickled.
 
-    uint8 pixels, or floats in [0, 1] (scaled to 0..255).
+    uint8 pixels, or floats in [0, 1] (scaled to 0..255). Channels-first arrays (N, C, H, W) with
+    C = 1 or 3 are recognised when the last axis cannot be channels. `resolution` > 0 resizes
+    and centre-crops to R x R as folders are; 0 keeps the arrays' own size.
     """
     if not path:
         raise GankitError("data.path is required for array data: a .npy or .npz file of images")
+    if resolution:
+        _check_resolution(resolution)
     p = Path(path).expanduser()
-    try:
-        loaded = np.load(p, allow_pickle=False)
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            with loaded:
-                keys = loaded.files
-                key = next((k for k in ("images", "x") if k in keys), keys[0] if keys else None)
-                if key is None:
-                    raise GankitError(f"{p}: the .npz archive is empty")
-                images = loaded[key]
-                labels = next((loaded[k] for k in ("labels", "y") if k in keys), None)
-        else:
-            images, labels = loaded, None
-    except (OSError, ValueError, EOFError) as e:
-        raise GankitError(f"{p}: cannot be read as a NumPy array without pickle ({e})") from None
+    images, labels = _read_arrays(p)
+    if images.ndim not in (3, 4):
+        raise GankitError(f"{p}: expected images (N, H, W) or (N, H, W, C), got {images.shape}")
+    if len(images) == 0 or images.size == 0:
+        raise GankitError(f"{p}: holds no images (shape {images.shape})")
+    if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[3] not in (1, 3):
+        images = images.transpose(0, 2, 3, 1)  # (N, C, H, W) -> (N, H, W, C)
     if images.dtype != np.uint8:
         if not np.issubdtype(images.dtype, np.floating) or not (
                 np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
             raise GankitError(f"{p}: images must be uint8, or floats in [0, 1]; got "
                               f"{images.dtype} in [{images.min()}, {images.max()}]")
         images = (images * 255).round().astype(np.uint8)
-    if images.ndim not in (3, 4):
-        raise GankitError(f"{p}: expected images (N, H, W) or (N, H, W, C), got {images.shape}")
+    if resolution and (images.ndim == 3 or images.shape[3] in (1, 3)):  # else ImageData says no
+        images = _fit_arrays(images, resolution)
     classes = None
     if labels is not None:
         if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
@@ -254,3 +267,34 @@ def array(path: str = "", conditional: bool = False) -> ImageData:
         values, labels = np.unique(labels, return_inverse=True)
         classes = [str(v) for v in values]
     return ImageData(images, labels, classes, conditional, str(p))
+
+
+def _read_arrays(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(images, labels or None) of a .npy or .npz file, without pickle."""
+    try:
+        loaded = np.load(p, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            return loaded, None
+        with loaded:
+            keys = loaded.files
+            if not keys:
+                raise GankitError(f"{p}: the .npz archive is empty")
+            key = next((k for k in ("images", "x") if k in keys), None)
+            if key is None and len(keys) > 1:
+                raise GankitError(f"{p}: name the images 'images' (and the classes 'labels'); "
+                                  f"the archive holds {', '.join(keys)}")
+            labels = next((loaded[k] for k in ("labels", "y") if k in keys), None)
+            return loaded[key or keys[0]], labels
+    except (OSError, ValueError, EOFError) as e:
+        raise GankitError(f"{p}: cannot be read as a NumPy array without pickle ({e})") from None
+
+
+def _fit_arrays(images: np.ndarray, resolution: int) -> np.ndarray:
+    """uint8 (N, H, W[, C]) -> (N, R, R[, C]): shorter side to R, centre crop (as folders)."""
+    if images.shape[1] == images.shape[2] == resolution:
+        return images
+    grey = images.ndim == 4 and images.shape[3] == 1
+    flat = images[..., 0] if grey else images
+    out = np.stack([np.asarray(ImageOps.fit(Image.fromarray(im), (resolution, resolution),
+                                            Image.Resampling.LANCZOS)) for im in flat])
+    return out[..., None] if grey else out

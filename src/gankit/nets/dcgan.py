@@ -178,6 +178,8 @@ def _minibatch_std(feat: torch.Tensor, group: int = 4) -> torch.Tensor:
     """Karras et al. 2018: per group of samples, the mean feature std as one extra channel."""
     b = feat.shape[0]
     g = max(d for d in range(1, min(group, b) + 1) if b % d == 0)
+    if g == 1 and b > 1:  # no divisor in 2..group (b = 5, 7, 25, ...): the batch is one group
+        g = b
     grouped = feat.reshape(g, b // g, *feat.shape[1:])  # sample i is in group i % (b // g)
     std = (grouped.var(0, unbiased=False) + 1e-8).sqrt().mean((1, 2, 3))  # (b // g,)
     return std.repeat(g)[:, None, None, None].expand(-1, 1, *feat.shape[2:])

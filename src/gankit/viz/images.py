@@ -32,10 +32,10 @@ def grid(images: np.ndarray, ncol: int | None = None, pad: int = 2) -> Image.Ima
 
 
 def snapshot_labels(n_classes: int, per_class: int = 10) -> torch.Tensor | None:
-    """Rows of one class each (at most 10 classes shown) for a conditional snapshot."""
+    """Rows of one class each, every class, for a conditional snapshot."""
     if not n_classes:
         return None
-    return torch.arange(min(n_classes, 10)).repeat_interleave(per_class)
+    return torch.arange(n_classes).repeat_interleave(per_class)
 
 
 def sample_grid(G, n_classes: int) -> Image.Image:
