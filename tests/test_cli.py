@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from gankit import config as config_lib
 from gankit.cli import main
 
 from .conftest import TINY
@@ -122,3 +123,41 @@ def test_sample_into_a_missing_folder_is_a_clear_error(tmp_path):
     assert run("train", "ring", *TINY, "train.steps=2", "--out", out, "--quiet")[0] == 0
     code, text = run("sample", out, "--out", tmp_path / "nope" / "x.npy")
     assert code == 2 and "does not exist" in text
+
+
+def test_resume_refuses_an_edited_config_toml(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "ring", *TINY, "train.steps=6", "--out", out, "--until", 3,
+               "--quiet")[0] == 0
+    toml = out / "config.toml"
+    toml.write_text(toml.read_text().replace('name = "nonsaturating"', 'name = "hinge"'))
+    code, text = run("train", "--resume", "--out", out, "--quiet")
+    assert code == 2 and "trained with, in loss.name" in text
+
+
+def test_eval_prints_strict_json_when_a_metric_is_infinite(tmp_path):
+    out = tmp_path / "run"
+    # a G that never learned: no sample near a mode, so reverse KL is infinite
+    assert run("train", "ring", *TINY, "train.steps=1", "train.lr_g=1e-9", "--out", out,
+               "--quiet")[0] == 0
+    code, text = run("eval", out)
+    assert code == 0, text
+    record, _ = json.JSONDecoder().raw_decode(text)
+    assert record["reverse_kl"] == "inf" and "Infinity" not in text
+    assert json.loads((out / "eval.jsonl").read_text().splitlines()[-1])["reverse_kl"] == "inf"
+
+
+def test_an_unwritable_out_is_a_clear_error(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    code, text = run("train", "ring", *TINY, "--out", tmp_path / "afile" / "run")
+    assert code == 2 and "cannot create the run folder" in text
+
+
+def test_mixture_weights_and_stds_take_lists(tmp_path):
+    code, text = run("train", "mixture1d", *TINY, "train.steps=2", "data.weights=[1,2,3]",
+                     "data.std=[0.5,1,2]", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, text
+    saved = config_lib.tomllib.loads((tmp_path / "run" / "config.toml").read_text())["data"]
+    assert saved["weights"] == [1, 2, 3] and saved["std"] == [0.5, 1, 2]
+    code, text = run("train", "mixture1d", "data.weights=[1,2]", "--out", tmp_path / "r2")
+    assert code == 2 and "data.weights must be 3 non-negative numbers" in text

@@ -64,7 +64,11 @@ def test_points_from_csv_with_header_and_npy(tmp_path):
 
 @pytest.mark.parametrize("content,match", [
     (None, "no such file"),
-    ("1,2\n3,x\n", "cannot read numbers"),
+    ("1,2\n3,x\n", "line 2: 'x' is not a number"),
+    ("x,y\n1,2\n\n3,4\n5,oops\n", "line 5: 'oops'"),  # the file's lines, header included
+    ("1,x\n3,4\n", "line 1: 'x' is not a number"),  # a typo, not a header: never dropped
+    ("1,2\n3\n", "line 2 holds 1 values"),
+    ("x,y\n", "holds no lines of numbers"),
     ("1,2\n", "at least 2 points"),
     ("1,2\nnan,3\n4,5\n", "NaN or Inf"),
 ])
@@ -75,6 +79,12 @@ def test_bad_points_files_are_clear_errors(tmp_path, content, match):
     with pytest.raises(GankitError, match=match) as e:
         build("points", {"path": str(path)})
     assert str(path) in str(e.value)
+
+
+def test_complex_points_are_refused(tmp_path):
+    np.save(tmp_path / "c.npy", np.ones((4, 2), complex))
+    with pytest.raises(GankitError, match="expected numbers of shape"):
+        build("points", {"path": str(tmp_path / "c.npy")})
 
 
 def test_pickled_npy_is_refused(tmp_path):

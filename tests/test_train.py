@@ -2,13 +2,15 @@
 
 import copy
 import json
+import signal
 
 import numpy as np
 import pytest
 import torch
 
+from gankit import checkpoint
 from gankit.data import build
-from gankit.errors import DivergenceError
+from gankit.errors import DivergenceError, GankitError
 from gankit.losses import LOSSES, GANLoss
 from gankit.train import build_state, d_step, fit, g_step, make_fake
 
@@ -241,3 +243,23 @@ def test_fit_learns_a_gaussian(tiny, tmp_path):
     st = fit(cfg, tmp_path, progress=False)
     after = evaluate(copy.deepcopy(st.G), data)["w1_std"]
     assert after < 0.25 < before
+
+
+def test_ctrl_c_while_pictures_are_drawn_still_checkpoints(tiny, tmp_path, monkeypatch):
+    from gankit import viz
+
+    cfg = tiny("ring", "train.steps=20", "train.picture_every=7", "train.checkpoint_every=5")
+    real_save = viz.save_pictures
+
+    def interrupted(state, *args, **kwargs):  # Ctrl-C lands while step 7's pictures are drawn
+        real_save(state, *args, **kwargs)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(viz, "save_pictures", interrupted)
+    st = fit(cfg, tmp_path / "run", progress=False)
+    assert st.step == 7 and checkpoint.list_steps(tmp_path / "run" / "checkpoints")[-1] == 7
+
+
+def test_a_bounded_output_must_reach_the_data(tiny):
+    with pytest.raises(GankitError, match="generator.out='tanh'.*spans"):
+        build_state(tiny("ring", "generator.out=tanh"), build("ring", {}), torch.device("cpu"))

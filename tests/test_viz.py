@@ -33,3 +33,11 @@ def test_heat_map_is_d_with_each_point_filling_the_pack(tiny):
     direct = torch.sigmoid(st.D(pts.repeat_interleave(4, 0))).detach().numpy()
     assert np.allclose(surface, direct, atol=1e-6)
     assert world_figure(st, data, cfg).axes  # draws with packing too
+
+
+def test_many_coordinates_draw_the_first_eight(tiny, tmp_path):
+    np.save(tmp_path / "wide.npy", np.random.default_rng(0).normal(size=(100, 40)))
+    cfg = tiny("points", f"data.path={tmp_path / 'wide.npy'}")
+    data = build(cfg.data.kind, cfg.data.options)
+    fig = world_figure(build_state(cfg, data, torch.device("cpu")), data, cfg, n=200)
+    assert len(fig.axes) == 8 and "first 8 of 40" in fig._suptitle.get_text()

@@ -50,7 +50,8 @@ def presets():
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--seed", type=int, help="Shorthand for train.seed=S.")
-@click.option("--until", type=int, help="Stop after this many steps (resume later).")
+@click.option("--until", type=click.IntRange(min=1),
+              help="Stop after this many steps (resume later).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(target, overrides, out, resume, seed, until, quiet):
     """Train PRESET or CONFIG.toml, with optional section.key=value overrides.
@@ -120,10 +121,13 @@ def sample(run, n, seed, out, cls, device):
         raise GankitError(f"--out {str(out)!r} is a file: give a folder for PNGs, or FILE.npy")
     labels = None if cls is None else torch.full((n,), loaded.class_index(cls))
     x = loaded.to_data(generate(loaded.G, n, seed, labels=labels)).numpy()
-    if out.suffix == ".npy":
-        np.save(out, x if loaded.is_image else x.astype(np.float32))
-    else:
-        save_images(x, out)
+    try:
+        if out.suffix == ".npy":
+            np.save(out, x if loaded.is_image else x.astype(np.float32))
+        else:
+            save_images(x, out)
+    except OSError as e:
+        raise GankitError(f"--out {str(out)!r}: cannot write there ({e.strerror})") from None
     click.echo(f"wrote {n} samples of shape {x.shape[1:]} to {out}", err=True)
 
 
@@ -225,14 +229,14 @@ def evaluate(run, metrics, n, features, inception, seed, device, no_ema):
     """Print metrics as JSON (and a table on stderr); append them to RUN/eval.jsonl."""
     from gankit.evaluation import evaluate_run, parse_metrics
     from gankit.load import load_run
-    from gankit.stats import JsonLines
+    from gankit.stats import JsonLines, clean
 
     names = parse_metrics(metrics)
     loaded = load_run(run, device, ema=not no_ema)
     scores = evaluate_run(loaded, names, n, seed, features, inception, device)
     record = {"step": loaded.step, "seed": seed, "generator": loaded.generator, **scores}
     JsonLines(Path(run) / "eval.jsonl").append(record)
-    click.echo(json.dumps(record, indent=1))
+    click.echo(json.dumps(clean(record), indent=1, allow_nan=False))
     width = max(len(k) for k in record)
     for k, v in record.items():
         click.echo(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}",

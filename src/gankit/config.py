@@ -216,6 +216,8 @@ def validate(cfg: Config, where: str) -> None:
     if cfg.loss.penalty != "none" and cfg.discriminator.options.get("norm") == "batch":
         raise GankitError(f"{where}: loss.penalty={cfg.loss.penalty} needs per-sample gradients, "
                           "which batch norm in D mixes; use discriminator.norm=layer or none")
+    if not 0 <= t.seed < 2**63:
+        raise GankitError(f"{where}: train.seed must be in 0..2**63-1, got {t.seed}")
     if t.lr_decay not in ("none", "linear"):
         raise GankitError(f"{where}: train.lr_decay {t.lr_decay!r} is not one of none, linear")
     if not DEVICE_NAME.match(t.device):
@@ -265,13 +267,24 @@ def _apply_override(raw: dict, item: str) -> None:
     raw.setdefault(section, {})[name] = parse_value(value.strip())
 
 
-def _check_type(where: str, value: Any, default: Any) -> Any:
-    """Value coerced to the default's type (int -> float allowed), or a clear error."""
+def _numbers(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in value)
+
+
+def _check_type(where: str, value: Any, default: Any, lists: bool = False) -> Any:
+    """Value coerced to the default's type (int -> float allowed), or a clear error. With
+    `lists` (data parameters), a list of numbers may stand for a number or an optional value
+    (per-mode stds, mixture weights)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise GankitError(f"{where} must be a finite number, got {value!r}")
+    if lists and _numbers(value) and (default is None or type(default) in (int, float)):
+        return value
     if default is None:  # optional paths
         if not isinstance(value, str):
-            raise GankitError(f"{where} must be a string, got {value!r}")
+            raise GankitError(f"{where} must be a string{' or a list of numbers' * lists}, "
+                              f"got {value!r}")
         return value
     kind = type(default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -321,7 +334,8 @@ def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str,
         if key not in params:
             raise GankitError(f"{where}: unknown key {name}.{key} for {pick} {choice!r}"
                               f"{closest(key, params)}")
-        options[key] = _check_type(f"{where}: {name}.{key}", value, params[key])
+        options[key] = _check_type(f"{where}: {name}.{key}", value, params[key],
+                                   lists=name == "data")
     # The resolved config spells out every default, so a run never depends on code defaults.
     resolved = {k: v for k, v in params.items() if v is not inspect.Parameter.empty}
     resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}

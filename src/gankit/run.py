@@ -54,7 +54,11 @@ def prepare(run_dir: Path, cfg: config_lib.Config, resume: bool) -> None:
     if list_steps(ckpts):
         raise GankitError(f"run folder {str(run_dir)!r} already holds a run; pass --resume to "
                           "continue it or choose another --out")
-    (run_dir / "pictures").mkdir(parents=True, exist_ok=True)
-    ckpts.mkdir(exist_ok=True)
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-    atomic_write_text(run_dir / "config.toml", cfg.to_toml())
+    try:
+        (run_dir / "pictures").mkdir(parents=True, exist_ok=True)
+        ckpts.mkdir(exist_ok=True)
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        atomic_write_text(run_dir / "config.toml", cfg.to_toml())
+    except OSError as e:
+        raise GankitError(f"--out {str(run_dir)!r}: cannot create the run folder there "
+                          f"({e.strerror})") from None

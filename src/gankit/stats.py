@@ -30,6 +30,11 @@ class Stats:
         return out
 
 
+def clean(record: dict) -> dict:
+    """A flat record as strict JSON takes it (non-finite floats as strings, e.g. "inf")."""
+    return {k: _clean(v) for k, v in record.items()}
+
+
 def _clean(value):
     # JSON has no NaN/Inf; write them as strings so a diverged run stays readable.
     if isinstance(value, float) and not math.isfinite(value):
@@ -45,7 +50,7 @@ class JsonLines:
 
     def append(self, record: dict) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps({k: _clean(v) for k, v in record.items()}) + "\n")
+            f.write(json.dumps(clean(record), allow_nan=False) + "\n")
 
     def read(self) -> list[dict]:
         if not self.path.is_file():

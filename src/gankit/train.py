@@ -79,8 +79,22 @@ def build_networks(cfg: Config, shape: dict) -> tuple[nn.Module, nn.Module]:
     return nets[0], nets[1]
 
 
+def _check_output_range(cfg: Config, data) -> None:
+    """A bounded output (tanh, sigmoid) must reach the data, which toy worlds standardise."""
+    bounds = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(cfg.generator.options.get("out"))
+    if bounds is None or not isinstance(data, VectorData):
+        return
+    x = data.to_model(torch.as_tensor(data.reference(2000), dtype=torch.float32))
+    lo, hi = float(x.min()), float(x.max())
+    if lo < bounds[0] or hi > bounds[1]:
+        raise GankitError(f"generator.out={cfg.generator.options['out']!r} gives values in "
+                          f"{bounds}, but this data spans [{lo:.2f}, {hi:.2f}] in the model's "
+                          "(standardised) units; use generator.out=identity")
+
+
 def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState:
     t = cfg.train
+    _check_output_range(cfg, data)
     with torch.random.fork_rng(devices=[]):  # seed the initialisation, leave the caller's RNG be
         torch.manual_seed(t.seed)
         G, D = (net.to(device) for net in build_networks(cfg, data.net_shape))
@@ -292,6 +306,11 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     monitor = Monitor(data)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
+        changed = run_lib.diff_configs(meta.get("config", {}), cfg.to_dict())
+        if changed:  # config.toml may have been edited since: the checkpoint's config decides
+            raise GankitError(f"--resume: the config differs from the one the checkpoint in "
+                              f"{run_dir / 'checkpoints'} was trained with, in "
+                              f"{', '.join(changed)}; resume with that config or start a new run")
         if meta.get("classes") != state.classes:  # a class folder added, removed or renamed
             raise GankitError(f"{run_dir}: the run was trained on classes {meta.get('classes')} "
                               f"and the data now holds {state.classes}; restore the data or "
@@ -377,6 +396,6 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             if (t.picture_every and state.step % t.picture_every == 0) or done:
                 viz.save_pictures(state, data, cfg, run_dir,
                                   final=state.step == t.steps or out_of_time)
-            if state.step % t.checkpoint_every == 0 or done:
+            if state.step % t.checkpoint_every == 0 or done or stop.set:  # Ctrl-C meanwhile
                 save_checkpoint(state, cfg, run_dir)
     return state

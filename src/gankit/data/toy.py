@@ -163,7 +163,7 @@ def load_points(path: str) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim == 1:
         x = x[:, None]
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise GankitError(f"data.path {str(p)!r}: expected numbers of shape (N, dim), got "
                           f"{x.dtype} {x.shape}")
     if len(x) < 2:
@@ -174,12 +174,36 @@ def load_points(path: str) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def _load_csv(p: Path) -> np.ndarray:
-    with open(p) as f:
-        first = f.readline()
+def _is_number(text: str) -> bool:
     try:
-        [float(v) for v in first.replace(",", " ").split()]
-        skip = 0
+        float(text)
+        return True
     except ValueError:
-        skip = 1  # a header line
-    return np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)
+        return False
+
+
+def _load_csv(p: Path) -> np.ndarray:
+    """Comma-separated numbers, one point per line; a first line without numbers is a header.
+
+    Errors name the file's own line numbers, which numpy's loaders (counting data rows) do not.
+    """
+    rows, width = [], None
+    for i, line in enumerate(p.read_text().splitlines(), 1):
+        fields = [v.strip() for v in line.split(",")]
+        if not line.strip():
+            continue
+        if not all(_is_number(v) for v in fields):
+            if i == 1 and not any(_is_number(v) for v in fields):
+                continue  # a header line: names, no numbers
+            bad = next(v for v in fields if not _is_number(v))
+            raise GankitError(f"data.path {str(p)!r}: line {i}: {bad!r} is not a number "
+                              "(expected comma-separated numbers, an optional header line)")
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            raise GankitError(f"data.path {str(p)!r}: line {i} holds {len(fields)} values, the "
+                              f"lines before it {width}")
+        rows.append([float(v) for v in fields])
+    if not rows:
+        raise GankitError(f"data.path {str(p)!r}: holds no lines of numbers")
+    return np.array(rows, np.float64)

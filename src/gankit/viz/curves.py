@@ -10,14 +10,15 @@ def curves_figure(records: list[dict], prob: bool = True) -> Figure:
     ax1, ax2 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     rows = [r for r in records if "d_loss" in r]
     steps = [r["step"] for r in rows]
+    marker = "o" if len(rows) < 3 else None  # a line through one point draws nothing
     for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
-        ax1.plot(steps, [float(r.get(key, "nan")) for r in rows], label=label)
+        ax1.plot(steps, [float(r.get(key, "nan")) for r in rows], label=label, marker=marker)
     ax1.set_xlabel("step")
     ax1.set_title("losses")
     ax1.legend()
     what = "D" if prob else "critic"
     for key, label in (("d_real", f"{what}(x) on real"), ("d_fake", f"{what}(G(z)) in D step")):
-        ax2.plot(steps, [float(r.get(key, "nan")) for r in rows], label=label)
+        ax2.plot(steps, [float(r.get(key, "nan")) for r in rows], label=label, marker=marker)
     if prob:
         ax2.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax2.set_ylim(-0.02, 1.02)

@@ -1,8 +1,9 @@
 """Pictures of a toy world: real vs generated samples, with what D thinks of each place.
 
 2-D: points over the discriminator's heat map (GAN Lab style). 1-D: histograms with D(x) over them.
-More dimensions: one histogram per coordinate. D is evaluated in eval mode, so drawing a picture
-never changes the training state (spectral norm's power iteration runs only in train mode).
+More dimensions: one histogram per coordinate (the first 8). D is evaluated in eval mode, so
+drawing a picture never changes the training state (spectral norm's power iteration runs only in
+train mode).
 """
 
 from __future__ import annotations
@@ -93,8 +94,10 @@ def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
     return fig
 
 
-def _figure_nd(real, fake, title) -> Figure:
-    dim = real.shape[1]
+def _figure_nd(real, fake, title, most: int = 8) -> Figure:
+    dim = min(real.shape[1], most)  # hundreds of histograms would be neither seen nor cheap
+    if real.shape[1] > most:
+        title = f"{title} (the first {most} of {real.shape[1]} coordinates)"
     fig = Figure(figsize=(2.4 * dim, 2.6), dpi=100)
     for i in range(dim):
         ax = fig.add_subplot(1, dim, i + 1)
