@@ -50,3 +50,29 @@ def test_policy_names():
     assert torch.equal(apply(x, [], gen()), x)
     with pytest.raises(GankitError, match="'colour'.*color"):
         policy("colour")
+
+
+@pytest.mark.parametrize("augmented", [False, True])
+def test_both_steps_show_d_augmented_images(augmented):
+    from gankit import config
+    from gankit.data.images import ImageData
+    from gankit.train import build_state, d_step, g_step, make_fake
+
+    images = torch.randint(0, 256, (16, 8, 8, 3), dtype=torch.uint8, generator=gen()).numpy()
+    cfg = config.load("folder", ["data.path=unused", "data.resolution=8", "generator.width=4",
+                                 "discriminator.width=4",
+                                 f"train.augment={'translation,cutout' if augmented else ''}"])
+    data = ImageData(images)
+    st = build_state(cfg, data, torch.device("cpu"))
+    seen = []
+    st.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    real, _ = data.batch(8, st.rng)
+    fake = make_fake(st, 8, None)
+    functions = policy(cfg.train.augment) if augmented else []
+    d_step(st, real, None, cfg, 0.0, functions)
+    g_step(st, None, 8, cfg, 0.0, functions, fake)
+    d_real, d_fake, g_fake = seen  # D's inputs: real and fake in the D step, fake in the G step
+    assert torch.equal(d_real, real) != augmented
+    assert torch.equal(g_fake, fake.detach()) != augmented
+    if augmented:  # cutout blanks a square: zeros that the raw batches do not hold
+        assert (d_real == 0).all(1).sum() > (real == 0).all(1).sum()

@@ -1,5 +1,7 @@
 """Contract tests for the convolutional family at every supported resolution."""
 
+import inspect
+
 import pytest
 import torch
 
@@ -9,6 +11,9 @@ from gankit.nets import DISCRIMINATORS, GENERATORS
 from gankit.nets.dcgan import ladder
 
 RESOLUTIONS = [8, 16, 28, 32, 64, 128]
+# every registered image net (its factory takes a resolution), not only the ones known today
+IMAGE_NETS = sorted(n for n in GENERATORS
+                    if "resolution" in inspect.signature(GENERATORS[n]).parameters)
 VARIANTS = [
     {},
     {"norm": "none", "spectral_norm": True},
@@ -25,10 +30,11 @@ def _all_grads(net):
         assert p.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize("net", IMAGE_NETS)
 @pytest.mark.parametrize("res", RESOLUTIONS)
-def test_shapes_and_gradients_at_every_resolution(res):
-    G = GENERATORS["dcgan"](z_dim=5, channels=3, resolution=res, width=4)
-    D = DISCRIMINATORS["dcgan"](channels=3, resolution=res, width=4)
+def test_shapes_and_gradients_at_every_resolution(res, net):
+    G = GENERATORS[net](z_dim=5, channels=3, resolution=res, width=4)
+    D = DISCRIMINATORS[net](channels=3, resolution=res, width=4)
     x = G(torch.randn(4, 5))
     assert x.shape == (4, 3, res, res) and x.abs().max() < 1  # tanh output
     logits = D(x)
@@ -92,6 +98,15 @@ def test_save_load_round_trip(kw):
     G2.eval()
     z, y = torch.randn(3, 5), torch.tensor([1, 0, 1])
     assert torch.equal(G1(z, y), G2(z, y))
+    make_d = lambda: DISCRIMINATORS["dcgan"](resolution=28, width=4, n_classes=2,  # noqa: E731
+                                             minibatch_std=True, **kw)
+    D1, D2 = make_d(), make_d()
+    x = torch.randn(4, 1, 28, 28)
+    D1(x, torch.tensor([0, 1, 1, 0]))
+    checkpoint.unflatten_module("D", checkpoint.flatten_module("D", D1), D2, "test")
+    D1.eval()
+    D2.eval()
+    assert torch.equal(D1(x[:2], y[:2]), D2(x[:2], y[:2]))
 
 
 def test_dcgan_initialisation():
