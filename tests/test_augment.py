@@ -69,10 +69,11 @@ def test_both_steps_show_d_augmented_images(augmented):
     real, _ = data.batch(8, st.rng)
     fake = make_fake(st, 8, None)
     functions = policy(cfg.train.augment) if augmented else []
-    d_step(st, real, None, cfg, 0.0, functions)
+    d_step(st, real, None, cfg, 0.0, functions, fake)  # the G step below reuses these fakes
     g_step(st, None, 8, cfg, 0.0, functions, fake)
     d_real, d_fake, g_fake = seen  # D's inputs: real and fake in the D step, fake in the G step
     assert torch.equal(d_real, real) != augmented
+    assert torch.equal(d_fake, fake.detach()) != augmented
     assert torch.equal(g_fake, fake.detach()) != augmented
     if augmented:  # cutout blanks a square: zeros that the raw batches do not hold
         assert (d_real == 0).all(1).sum() > (real == 0).all(1).sum()

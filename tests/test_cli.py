@@ -133,6 +133,11 @@ def test_resume_refuses_an_edited_config_toml(tmp_path):
     toml.write_text(toml.read_text().replace('name = "nonsaturating"', 'name = "hinge"'))
     code, text = run("train", "--resume", "--out", out, "--quiet")
     assert code == 2 and "trained with, in loss.name" in text
+    # how long to train is the run's to extend: steps 6 -> 8 in config.toml
+    toml.write_text(toml.read_text().replace('name = "hinge"', 'name = "nonsaturating"')
+                    .replace("steps = 6", "steps = 8"))
+    code, text = run("train", "--resume", "--out", out, "--quiet")
+    assert code == 0 and "done: step 8" in text, text
 
 
 def test_eval_prints_strict_json_when_a_metric_is_infinite(tmp_path):
@@ -161,3 +166,13 @@ def test_mixture_weights_and_stds_take_lists(tmp_path):
     assert saved["weights"] == [1, 2, 3] and saved["std"] == [0.5, 1, 2]
     code, text = run("train", "mixture1d", "data.weights=[1,2]", "--out", tmp_path / "r2")
     assert code == 2 and "data.weights must be 3 non-negative numbers" in text
+    code, text = run("train", "ring", "data.n_modes=[4,8]", "--out", tmp_path / "r3")
+    assert code == 2 and "data.n_modes must be int" in text  # lists only where declared
+
+
+def test_any_seed_torch_takes_is_taken(tmp_path):
+    code, text = run("train", "ring", *TINY, "train.steps=1", "--seed", -1, "--out",
+                     tmp_path / "run", "--quiet")
+    assert code == 0, text
+    code, text = run("train", "ring", "--seed", 2**64, "--out", tmp_path / "r2")
+    assert code == 2 and "train.seed must be in" in text

@@ -69,6 +69,7 @@ def test_points_from_csv_with_header_and_npy(tmp_path):
     ("1,x\n3,4\n", "line 1: 'x' is not a number"),  # a typo, not a header: never dropped
     ("1,2\n3\n", "line 2 holds 1 values"),
     ("x,y\n", "holds no lines of numbers"),
+    ("# only a comment\n", "holds no lines of numbers"),
     ("1,2\n", "at least 2 points"),
     ("1,2\nnan,3\n4,5\n", "NaN or Inf"),
 ])
@@ -79,6 +80,15 @@ def test_bad_points_files_are_clear_errors(tmp_path, content, match):
     with pytest.raises(GankitError, match=match) as e:
         build("points", {"path": str(path)})
     assert str(path) in str(e.value)
+
+
+def test_csv_comments_are_skipped(tmp_path):
+    pts = np.arange(8.0).reshape(4, 2)
+    np.savetxt(tmp_path / "c.csv", pts, delimiter=",", header="x,y\nunits: m", footer="end")
+    with open(tmp_path / "c.csv", "a") as f:
+        f.write("8,9  # an outlier?\n")
+    data = build("points", {"path": str(tmp_path / "c.csv")})
+    assert np.allclose(data.points.numpy(), np.vstack([pts, [8, 9]]))
 
 
 def test_complex_points_are_refused(tmp_path):

@@ -260,6 +260,7 @@ def test_ctrl_c_while_pictures_are_drawn_still_checkpoints(tiny, tmp_path, monke
     assert st.step == 7 and checkpoint.list_steps(tmp_path / "run" / "checkpoints")[-1] == 7
 
 
-def test_a_bounded_output_must_reach_the_data(tiny):
+def test_a_bounded_output_must_reach_the_data(tiny, tmp_path):
     with pytest.raises(GankitError, match="generator.out='tanh'.*spans"):
-        build_state(tiny("ring", "generator.out=tanh"), build("ring", {}), torch.device("cpu"))
+        fit(tiny("ring", "generator.out=tanh"), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()  # refused before a run folder is made

@@ -189,12 +189,14 @@ def arithmetic(run, a, b, c, out, n, seed, device):
     mean latent of generated samples that carry those attributes; the picture shows samples of
     A, B, C and the result; the report says how often results carry the predicted attributes.
     """
+    from PIL import Image
+
     from gankit import latent as latent_lib
     from gankit.load import load_run
     from gankit.viz.images import save_arithmetic
 
-    if Path(out).suffix.lower() not in (".png", ".jpg", ".webp"):
-        raise GankitError(f"--out {out!r}: the picture is written as .png (or .jpg, .webp)")
+    if Path(out).suffix.lower() not in Image.registered_extensions():
+        raise GankitError(f"--out {out!r}: the picture needs an image extension, e.g. .png")
     _check_parent(Path(out))
     loaded = load_run(run, device)
     if not loaded.is_image:

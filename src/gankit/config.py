@@ -216,8 +216,8 @@ def validate(cfg: Config, where: str) -> None:
     if cfg.loss.penalty != "none" and cfg.discriminator.options.get("norm") == "batch":
         raise GankitError(f"{where}: loss.penalty={cfg.loss.penalty} needs per-sample gradients, "
                           "which batch norm in D mixes; use discriminator.norm=layer or none")
-    if not 0 <= t.seed < 2**63:
-        raise GankitError(f"{where}: train.seed must be in 0..2**63-1, got {t.seed}")
+    if not -2**63 <= t.seed < 2**64:  # the range torch's generators take
+        raise GankitError(f"{where}: train.seed must be in -2**63..2**64-1, got {t.seed}")
     if t.lr_decay not in ("none", "linear"):
         raise GankitError(f"{where}: train.lr_decay {t.lr_decay!r} is not one of none, linear")
     if not DEVICE_NAME.match(t.device):
@@ -275,11 +275,11 @@ def _numbers(value: Any) -> bool:
 
 def _check_type(where: str, value: Any, default: Any, lists: bool = False) -> Any:
     """Value coerced to the default's type (int -> float allowed), or a clear error. With
-    `lists` (data parameters), a list of numbers may stand for a number or an optional value
-    (per-mode stds, mixture weights)."""
+    `lists` (a parameter annotated to take a list, e.g. per-mode stds, mixture weights), a
+    list of numbers is taken as well."""
     if isinstance(value, float) and not math.isfinite(value):
         raise GankitError(f"{where} must be a finite number, got {value!r}")
-    if lists and _numbers(value) and (default is None or type(default) in (int, float)):
+    if lists and _numbers(value):
         return value
     if default is None:  # optional paths
         if not isinstance(value, str):
@@ -334,8 +334,9 @@ def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str,
         if key not in params:
             raise GankitError(f"{where}: unknown key {name}.{key} for {pick} {choice!r}"
                               f"{closest(key, params)}")
+        annotation = str(inspect.signature(factory).parameters[key].annotation)
         options[key] = _check_type(f"{where}: {name}.{key}", value, params[key],
-                                   lists=name == "data")
+                                   lists="list[" in annotation)
     # The resolved config spells out every default, so a run never depends on code defaults.
     resolved = {k: v for k, v in params.items() if v is not inspect.Parameter.empty}
     resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}

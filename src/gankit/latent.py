@@ -54,12 +54,14 @@ def walk_frames(G, to_data, n: int, seeds: list[int], frames: int,
                 rows: list[int] | None = None) -> list[np.ndarray]:
     """uint8 frames (M, R, R, C) of a walk of n latents through `seeds`.
 
-    A conditional G shows one row per class (`rows`, default all its classes) walking the
+    A conditional G shows one row per class (`rows`, default its classes, up to 40) walking the
     same latents; an unconditional G one row of n.
     """
     n_classes = getattr(G, "n_classes", 0)
     if rows is None:
-        rows = list(range(n_classes))
+        from gankit.viz.images import MAX_ROWS
+
+        rows = list(range(min(n_classes, MAX_ROWS)))
     out = []
     for z in walk(G.z_dim, n, seeds, frames):  # (n, z_dim) per frame
         if n_classes:

@@ -37,6 +37,14 @@ from gankit.penalties import PENALTIES
 from gankit.sampling import evaluate, latent
 from gankit.stats import JsonLines, Stats
 
+# Keys a resume may change (by editing the run's config.toml): how long and where to train and
+# how often to log, not what is trained. data.path may move (the data itself is checked: its
+# map, its classes), and runs from before paths were stored absolute hold relative ones.
+RESUMABLE = {"data.path", "train.steps", "train.max_minutes", "train.device", "train.log_every",
+             "train.eval_every", "train.monitor_every", "train.monitor_after",
+             "train.picture_every", "train.checkpoint_every", "train.keep_checkpoints",
+             "train.max_bad_steps"}
+
 # progress-bar labels of the reported statistics
 BAR = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))"}
 
@@ -84,7 +92,9 @@ def _check_output_range(cfg: Config, data) -> None:
     bounds = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(cfg.generator.options.get("out"))
     if bounds is None or not isinstance(data, VectorData):
         return
-    x = data.to_model(torch.as_tensor(data.reference(2000), dtype=torch.float32))
+    points = getattr(data, "points", None)  # the user's own file: every row
+    x = data.to_model(points if points is not None
+                      else data.draw(20_000, torch.Generator().manual_seed(0)))
     lo, hi = float(x.min()), float(x.max())
     if lo < bounds[0] or hi > bounds[1]:
         raise GankitError(f"generator.out={cfg.generator.options['out']!r} gives values in "
@@ -94,7 +104,6 @@ def _check_output_range(cfg: Config, data) -> None:
 
 def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState:
     t = cfg.train
-    _check_output_range(cfg, data)
     with torch.random.fork_rng(devices=[]):  # seed the initialisation, leave the caller's RNG be
         torch.manual_seed(t.seed)
         G, D = (net.to(device) for net in build_networks(cfg, data.net_shape))
@@ -295,6 +304,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     # Build the data and the two players (bad options fail here, before the run folder exists).
     device = device_lib.resolve(t.device)
     data = build_data(cfg.data.kind, cfg.data.options)
+    if not resume:  # a run that began with it is left to finish as it was
+        _check_output_range(cfg, data)
     state = build_state(cfg, data, device)
     run_lib.prepare(run_dir, cfg, resume)
     log = JsonLines(run_dir / "metrics.jsonl")
@@ -306,7 +317,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     monitor = Monitor(data)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
-        changed = run_lib.diff_configs(meta.get("config", {}), cfg.to_dict())
+        changed = [k for k in run_lib.diff_configs(meta.get("config", {}), cfg.to_dict())
+                   if k not in RESUMABLE]
         if changed:  # config.toml may have been edited since: the checkpoint's config decides
             raise GankitError(f"--resume: the config differs from the one the checkpoint in "
                               f"{run_dir / 'checkpoints'} was trained with, in "

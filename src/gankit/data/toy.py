@@ -95,7 +95,8 @@ def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixture:
     return Mixture(np.array([(x, y) for x in ticks for y in ticks]), std)
 
 
-def mixture1d(means=(-3.0, 0.0, 3.0), std=0.5, weights=None) -> Mixture:
+def mixture1d(means: list[float] = (-3.0, 0.0, 3.0), std: float | list[float] = 0.5,
+              weights: list[float] | None = None) -> Mixture:
     mixture = Mixture(means, std, weights)
     if mixture.dim != 1:
         raise GankitError(f"data.means of mixture1d must be numbers, got {means!r}")
@@ -183,12 +184,14 @@ def _is_number(text: str) -> bool:
 
 
 def _load_csv(p: Path) -> np.ndarray:
-    """Comma-separated numbers, one point per line; a first line without numbers is a header.
+    """Comma-separated numbers, one point per line; a first line without numbers is a header,
+    and '#' starts a comment.
 
     Errors name the file's own line numbers, which numpy's loaders (counting data rows) do not.
     """
     rows, width = [], None
     for i, line in enumerate(p.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0]  # comments, as np.savetxt writes its header and footer
         fields = [v.strip() for v in line.split(",")]
         if not line.strip():
             continue

@@ -4,9 +4,9 @@ The unbiased estimate of the squared MMD between feature sets with the cubic pol
 k(x, y) = (x . y / d + 1)^3, averaged over `subsets` random subsets of `subset_size` samples from
 each set (the paper's and torch-fidelity's defaults: 100 subsets of 1,000). Unbiased, so it can
 be slightly negative when the two sets come from one distribution. Reported as mean and std over
-the subsets. When both sets are no larger than a subset, every subset would be the whole set: KID
-is then computed once on the two sets, and `kid_std` is None (there is no spread to report, and 0
-would claim a certainty the estimate does not have).
+the subsets. When the two sets are equally large and no larger than a subset, every subset pair
+would be the two whole sets: KID is then computed once, and `kid_std` is None (there is no spread
+to report, and 0 would claim a certainty the estimate does not have).
 """
 
 from __future__ import annotations

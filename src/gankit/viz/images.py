@@ -31,11 +31,14 @@ def grid(images: np.ndarray, ncol: int | None = None, pad: int = 2) -> Image.Ima
     return Image.fromarray(out[..., 0] if c == 1 else out)
 
 
+MAX_ROWS = 40  # classes drawn in snapshots and walks; `--class K` reaches any class
+
+
 def snapshot_labels(n_classes: int, per_class: int = 10) -> torch.Tensor | None:
-    """Rows of one class each, every class, for a conditional snapshot."""
+    """Rows of one class each for a conditional snapshot: every class, up to MAX_ROWS."""
     if not n_classes:
         return None
-    return torch.arange(n_classes).repeat_interleave(per_class)
+    return torch.arange(min(n_classes, MAX_ROWS)).repeat_interleave(per_class)
 
 
 def sample_grid(G, n_classes: int) -> Image.Image:
