@@ -25,6 +25,7 @@ import torch
 from gankit.data import build
 from gankit.evaluation import evaluate_run, extractor, parse_metrics
 from gankit.load import load_run
+from gankit.stats import clean
 
 RESULTS = Path(__file__).parent / "results" / "evaluation.jsonl"
 
@@ -86,8 +87,8 @@ def main() -> None:
         row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
                 "date": time.strftime("%Y-%m-%d")}
         with RESULTS.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(json.dumps(row), flush=True)
+            f.write(json.dumps(clean(row), allow_nan=False) + "\n")
+        print(json.dumps(clean(row), allow_nan=False), flush=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import torch
 from gankit import config
 from gankit.load import load_run
 from gankit.sampling import evaluate
+from gankit.stats import clean
 from gankit.train import fit
 
 RESULTS = Path(__file__).parent / "results" / "images.jsonl"
@@ -59,8 +60,8 @@ def main() -> None:
         rows.append(row)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         with RESULTS.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(json.dumps(row), flush=True)
+            f.write(json.dumps(clean(row), allow_nan=False) + "\n")
+        print(json.dumps(clean(row), allow_nan=False), flush=True)
     keys = [k for k in ("classes", "class_kl", "confident", "mnist_score", "class_match",
                         "modes", "mode_kl") if any(k in r for r in rows)]
     print("\n| preset | steps x batch | wall s | steps/s | images/s | " + " | ".join(keys) + " |")

@@ -39,7 +39,8 @@ def accuracy(model, x, y) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--out", default=str(WEIGHTS))
+    ap.add_argument("--out", default=str(WEIGHTS),
+                    help="where the weights go (default: over the ones gankit ships)")
     args = ap.parse_args()
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)

@@ -9,6 +9,7 @@ Warm-up steps are excluded; the figure is the mean over --steps steps of one pro
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
@@ -41,11 +42,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("preset")
-    ap.add_argument("overrides", nargs="*")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--batch", type=int, nargs="+", default=[256])
     ap.add_argument("--steps", type=int, default=300)
-    args = ap.parse_args()
+    # section.key=value overrides may stand anywhere, also after --batch's list of numbers
+    argv = sys.argv[1:]
+    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    args = ap.parse_args([a for a in argv if a not in overrides])
+    args.overrides = overrides
     torch.set_num_threads(args.threads)
     for batch in args.batch:
         ms = step_ms(args.preset, batch, args.overrides, args.steps)

@@ -29,6 +29,7 @@ import torch
 
 from gankit import config, evaluate, fit
 from gankit.data import build
+from gankit.stats import clean
 
 # Every seed must meet every target (the bar), within the wall-time budget.
 TARGETS = {
@@ -119,8 +120,8 @@ def main() -> None:
         row |= {"date": stamp, "machine": machine, "torch": torch.__version__}
         rows.append(row)
         with open(args.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(json.dumps(row), flush=True)
+            f.write(json.dumps(clean(row), allow_nan=False) + "\n")
+        print(json.dumps(clean(row), allow_nan=False), flush=True)
 
     presets = args.presets.split(",")
     group = "default" if not args.set else "set:" + ",".join(args.set)
@@ -131,8 +132,8 @@ def main() -> None:
                  for s in range(args.loss_seeds)]
     work = [(p, s, o, threads if args.jobs > 1 else 0) for p, s, o, _ in jobs]
     with mp.get_context("spawn").Pool(args.jobs) as pool:
-        for (*_, group), row in zip(jobs, pool.imap(_star, work)):
-            record(row | {"group": group})
+        for (*_, job_group), row in zip(jobs, pool.imap(_star, work)):
+            record(row | {"group": job_group})
 
     print(f"\n### Default presets, {args.seeds} seeds, mean (min–max); {machine}, {stamp}\n")
     for preset in presets:

@@ -176,3 +176,17 @@ def test_any_seed_torch_takes_is_taken(tmp_path):
     assert code == 0, text
     code, text = run("train", "ring", "--seed", 2**64, "--out", tmp_path / "r2")
     assert code == 2 and "train.seed must be in" in text
+
+
+def test_an_unavailable_eval_device_names_the_option(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    out = tmp_path / "run"
+    assert run("train", "ring", *TINY, "train.steps=1", "--out", out, "--quiet")[0] == 0
+    code, text = run("eval", out, "--device", "cuda")
+    assert code == 2 and "--device='cuda' but no CUDA device" in text
+    code, text = run("train", "ring", *TINY, "train.steps=3", "--out", tmp_path / "r2",
+                     "--until", 2, "--quiet")
+    assert "stopped at step 2 of 3" in text and "gankit train --resume --out" in text

@@ -78,10 +78,12 @@ def train(target, overrides, out, resume, seed, until, quiet):
             raise GankitError("--resume needs --out RUN, the run folder to continue")
         stem = Path(str(target)).stem
         out = Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    click.echo(f"run folder: {out}", err=True)
     state = fit(cfg, out, resume=resume, until=until, progress=not quiet)
     where = Path(out) / ("samples" if (Path(out) / "samples").is_dir() else "pictures")
-    click.echo(f"done: step {state.step}; pictures in {where}", err=True)
+    if state.step < cfg.train.steps:  # --until, Ctrl-C or train.max_minutes
+        click.echo(f"stopped at step {state.step} of {cfg.train.steps}, with a checkpoint; "
+                   f"continue with: gankit train --resume --out {out}", err=True)
+    click.echo(f"done: step {state.step}; run folder {out}; pictures in {where}", err=True)
 
 
 def _check_parent(out: Path) -> None:

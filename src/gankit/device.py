@@ -12,17 +12,18 @@ from gankit.errors import GankitError
 DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-def resolve(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA when present, else the CPU; an unavailable device is a clear error."""
+def resolve(name: str = "auto", key: str = "train.device") -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; an unavailable device is a clear error
+    naming `key`, the setting the user gave it with."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not DEVICE_NAME.match(name):
-        raise GankitError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
+        raise GankitError(f"{key} {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise GankitError(f"train.device={name!r} but no CUDA device is available; use cpu or auto")
+        raise GankitError(f"{key}={name!r} but no CUDA device is available; use cpu or auto")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise GankitError(f"train.device={name!r} but MPS is not available; use cpu or auto")
+        raise GankitError(f"{key}={name!r} but MPS is not available; use cpu or auto")
     return device
 
 

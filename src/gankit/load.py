@@ -79,7 +79,7 @@ def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
     prefix = "G_ema" if ema and any(k.startswith("G_ema.") for k in tensors) else "G"
     checkpoint.unflatten_module(prefix, tensors, G, str(folder))
     checkpoint.unflatten_module("D", tensors, D, str(folder))
-    dev = device_lib.resolve(device)
+    dev = device_lib.resolve(device, "--device")
     return LoadedRun(cfg, G.to(dev).eval(), D.to(dev).eval(), int(meta["step"]),
                      tensors["data.shift"], tensors["data.scale"], shape, meta.get("classes"),
                      "ema" if prefix == "G_ema" else "trained")
