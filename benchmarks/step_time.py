@@ -39,7 +39,8 @@ def step_ms(preset: str, batch: int, overrides: list[str], steps: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
+    ap = argparse.ArgumentParser(description=__doc__, epilog="section.key=value config "
+                                 "overrides may stand anywhere on the line",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("preset")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())

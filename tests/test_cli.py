@@ -127,17 +127,29 @@ def test_sample_into_a_missing_folder_is_a_clear_error(tmp_path):
 
 def test_resume_refuses_an_edited_config_toml(tmp_path):
     out = tmp_path / "run"
-    assert run("train", "ring", *TINY, "train.steps=6", "--out", out, "--until", 3,
-               "--quiet")[0] == 0
+    assert run("train", "ring", *TINY, "train.steps=6", "train.lr_decay=none", "--out", out,
+               "--until", 3, "--quiet")[0] == 0
     toml = out / "config.toml"
     toml.write_text(toml.read_text().replace('name = "nonsaturating"', 'name = "hinge"'))
     code, text = run("train", "--resume", "--out", out, "--quiet")
     assert code == 2 and "trained with, in loss.name" in text
-    # how long to train is the run's to extend: steps 6 -> 8 in config.toml
+    # how long to train is the run's to extend (no schedule is tied to it here): in config.toml
     toml.write_text(toml.read_text().replace('name = "hinge"', 'name = "nonsaturating"')
                     .replace("steps = 6", "steps = 8"))
-    code, text = run("train", "--resume", "--out", out, "--quiet")
-    assert code == 0 and "done: step 8" in text, text
+    code, text = run("train", "--resume", "--out", out, "--until", 7, "--quiet")
+    assert code == 0 and "stopped at step 7 of 8" in text, text
+    code, text = run("train", "--resume", "--out", out, "train.steps=9", "--quiet")  # or here
+    assert code == 0 and "done: step 9" in text, text
+    code, text = run("train", "--resume", "--out", out, "train.steps=5", "--quiet")
+    assert code == 2 and "below the checkpoint's step 9" in text
+
+
+def test_resume_keeps_train_steps_where_a_schedule_hangs_on_it(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "ring", *TINY, "train.steps=6", "train.lr_decay=linear", "--out", out,
+               "--until", 3, "--quiet")[0] == 0
+    code, text = run("train", "--resume", "--out", out, "train.steps=60", "--quiet")
+    assert code == 2 and "train.steps" in text  # the decay would jump back up
 
 
 def test_eval_prints_strict_json_when_a_metric_is_infinite(tmp_path):
@@ -190,3 +202,12 @@ def test_an_unavailable_eval_device_names_the_option(tmp_path):
     code, text = run("train", "ring", *TINY, "train.steps=3", "--out", tmp_path / "r2",
                      "--until", 2, "--quiet")
     assert "stopped at step 2 of 3" in text and "gankit train --resume --out" in text
+
+
+def test_a_moved_data_path_only_resumes_as_the_same_file():
+    from gankit.run import resume_changes
+
+    old = {"data": {"path": "pts.csv"}, "train": {}}  # a run from before paths were absolute
+    assert resume_changes(old, {"data": {"path": "/home/me/pts.csv"}, "train": {}}) == []
+    assert resume_changes(old, {"data": {"path": "/home/me/other.csv"}, "train": {}}) == [
+        "data.path"]

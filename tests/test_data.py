@@ -89,6 +89,8 @@ def test_csv_comments_are_skipped(tmp_path):
         f.write("8,9  # an outlier?\n")
     data = build("points", {"path": str(tmp_path / "c.csv")})
     assert np.allclose(data.points.numpy(), np.vstack([pts, [8, 9]]))
+    (tmp_path / "h.csv").write_text("# exported\nx,y\n1,2\n3,4\n")  # a header after comments
+    assert build("points", {"path": str(tmp_path / "h.csv")}).points.shape == (2, 2)
 
 
 def test_complex_points_are_refused(tmp_path):

@@ -78,12 +78,15 @@ def train(target, overrides, out, resume, seed, until, quiet):
             raise GankitError("--resume needs --out RUN, the run folder to continue")
         stem = Path(str(target)).stem
         out = Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    click.echo(f"run folder: {out}", err=True)
     state = fit(cfg, out, resume=resume, until=until, progress=not quiet)
     where = Path(out) / ("samples" if (Path(out) / "samples").is_dir() else "pictures")
     if state.step < cfg.train.steps:  # --until, Ctrl-C or train.max_minutes
-        click.echo(f"stopped at step {state.step} of {cfg.train.steps}, with a checkpoint; "
-                   f"continue with: gankit train --resume --out {out}", err=True)
-    click.echo(f"done: step {state.step}; run folder {out}; pictures in {where}", err=True)
+        click.echo(f"stopped at step {state.step} of {cfg.train.steps}, with a checkpoint "
+                   f"(pictures in {where}); continue with: gankit train --resume --out {out}",
+                   err=True)
+    else:
+        click.echo(f"done: step {state.step}; pictures in {where}", err=True)
 
 
 def _check_parent(out: Path) -> None:
@@ -110,7 +113,7 @@ def sample(run, n, seed, out, cls, device):
     from gankit.viz.images import save_images
 
     out = Path(out)
-    loaded = load_run(run, device)
+    loaded = load_run(run, device, device_key="--device")
     if out.suffix not in (".npy", ".png") and not loaded.is_image:
         raise GankitError(f"--out {str(out)!r}: toy-world samples are written as .npy")
     if out.suffix and out.suffix not in (".npy", ".png"):
@@ -163,7 +166,7 @@ def interpolate(run, out, seeds, n, frames, cls, device):
         raise GankitError(f"--seeds {seeds!r}: give integers separated by commas") from None
     if len(seed_list) < 2:
         raise GankitError(f"--seeds {seeds!r}: a walk needs at least two seeds")
-    loaded = load_run(run, device)
+    loaded = load_run(run, device, device_key="--device")
     if not loaded.is_image:
         raise GankitError("interpolate draws pictures of image runs; this run has vector data")
     rows = [loaded.class_index(cls)] if cls is not None else None
@@ -197,10 +200,12 @@ def arithmetic(run, a, b, c, out, n, seed, device):
     from gankit.load import load_run
     from gankit.viz.images import save_arithmetic
 
-    if Path(out).suffix.lower() not in Image.registered_extensions():
-        raise GankitError(f"--out {out!r}: the picture needs an image extension, e.g. .png")
+    Image.init()
+    if Image.registered_extensions().get(Path(out).suffix.lower()) not in Image.SAVE:
+        raise GankitError(f"--out {out!r}: the picture needs an image extension Pillow writes, "
+                          "e.g. .png")
     _check_parent(Path(out))
-    loaded = load_run(run, device)
+    loaded = load_run(run, device, device_key="--device")
     if not loaded.is_image:
         raise GankitError("arithmetic works on image runs; this run has vector data")
     classify, classes = latent_lib.digit_classifier(loaded.cfg.data.kind)
@@ -236,7 +241,7 @@ def evaluate(run, metrics, n, features, inception, seed, device, no_ema):
     from gankit.stats import JsonLines, clean
 
     names = parse_metrics(metrics)
-    loaded = load_run(run, device, ema=not no_ema)
+    loaded = load_run(run, device, ema=not no_ema, device_key="--device")
     scores = evaluate_run(loaded, names, n, seed, features, inception, device)
     record = {"step": loaded.step, "seed": seed, "generator": loaded.generator, **scores}
     JsonLines(Path(run) / "eval.jsonl").append(record)

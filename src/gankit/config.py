@@ -216,8 +216,8 @@ def validate(cfg: Config, where: str) -> None:
     if cfg.loss.penalty != "none" and cfg.discriminator.options.get("norm") == "batch":
         raise GankitError(f"{where}: loss.penalty={cfg.loss.penalty} needs per-sample gradients, "
                           "which batch norm in D mixes; use discriminator.norm=layer or none")
-    if not -2**63 <= t.seed < 2**64:  # the range torch's generators take
-        raise GankitError(f"{where}: train.seed must be in -2**63..2**64-1, got {t.seed}")
+    if not -2**63 <= t.seed < 2**63:  # TOML's integers; torch's generators take them all
+        raise GankitError(f"{where}: train.seed must be in -2**63..2**63-1, got {t.seed}")
     if t.lr_decay not in ("none", "linear"):
         raise GankitError(f"{where}: train.lr_decay {t.lr_decay!r} is not one of none, linear")
     if not DEVICE_NAME.match(t.device):

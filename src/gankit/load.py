@@ -62,7 +62,7 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
-             ema: bool = True) -> LoadedRun:
+             ema: bool = True, device_key: str = "device") -> LoadedRun:
     """The newest checkpoint (or `step`) of a run; the config comes from the checkpoint itself.
 
     G is the moving average of the generator where the run kept one (train.ema), unless `ema`
@@ -79,7 +79,7 @@ def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
     prefix = "G_ema" if ema and any(k.startswith("G_ema.") for k in tensors) else "G"
     checkpoint.unflatten_module(prefix, tensors, G, str(folder))
     checkpoint.unflatten_module("D", tensors, D, str(folder))
-    dev = device_lib.resolve(device, "--device")
+    dev = device_lib.resolve(device, device_key)
     return LoadedRun(cfg, G.to(dev).eval(), D.to(dev).eval(), int(meta["step"]),
                      tensors["data.shift"], tensors["data.scale"], shape, meta.get("classes"),
                      "ema" if prefix == "G_ema" else "trained")

@@ -28,6 +28,34 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
+# Keys a resume may change: how long and where to train and how often to log, not what is
+# trained. train.steps only where no schedule (lr_decay, instance noise) is tied to it.
+RESUMABLE = {"train.steps", "train.max_minutes", "train.device", "train.log_every",
+             "train.eval_every", "train.monitor_every", "train.monitor_after",
+             "train.picture_every", "train.checkpoint_every", "train.keep_checkpoints",
+             "train.max_bad_steps"}
+
+
+def resume_changes(saved: dict, new: dict) -> list[str]:
+    """Keys that differ between a run's config and the one it is resumed with and may not."""
+    train = saved.get("train", {})
+    scheduled = train.get("lr_decay", "none") != "none" or train.get("instance_noise", 0) > 0
+    out = []
+    for key in diff_configs(saved, new):
+        if key == "data.path" and _same_path(saved["data"].get("path"), new["data"].get("path")):
+            continue
+        if key in RESUMABLE and not (key == "train.steps" and scheduled):
+            continue
+        out.append(key)
+    return out
+
+
+def _same_path(old, new) -> bool:
+    # runs made before paths were stored absolute hold the path relative to where they ran
+    return isinstance(old, str) and isinstance(new, str) and bool(old) and (
+        old == new or Path(new).as_posix().endswith("/" + Path(old).as_posix().lstrip("./")))
+
+
 def load_config(run_dir: Path) -> config_lib.Config:
     path = Path(run_dir) / "config.toml"
     if not path.is_file():
@@ -45,7 +73,7 @@ def prepare(run_dir: Path, cfg: config_lib.Config, resume: bool) -> None:
         if not list_steps(ckpts):
             raise GankitError(f"--resume: no checkpoint in {str(ckpts)!r}")
         saved = load_config(run_dir).to_dict()
-        changed = diff_configs(saved, cfg.to_dict())
+        changed = resume_changes(saved, cfg.to_dict())
         if changed:
             raise GankitError(f"--resume: the config differs from {str(run_dir / 'config.toml')!r} "
                               f"in {', '.join(changed)}; resume with the saved config or start "

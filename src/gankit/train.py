@@ -37,14 +37,6 @@ from gankit.penalties import PENALTIES
 from gankit.sampling import evaluate, latent
 from gankit.stats import JsonLines, Stats
 
-# Keys a resume may change (by editing the run's config.toml): how long and where to train and
-# how often to log, not what is trained. data.path may move (the data itself is checked: its
-# map, its classes), and runs from before paths were stored absolute hold relative ones.
-RESUMABLE = {"data.path", "train.steps", "train.max_minutes", "train.device", "train.log_every",
-             "train.eval_every", "train.monitor_every", "train.monitor_after",
-             "train.picture_every", "train.checkpoint_every", "train.keep_checkpoints",
-             "train.max_bad_steps"}
-
 # progress-bar labels of the reported statistics
 BAR = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x)", "d_fake": "D(G(z))"}
 
@@ -317,8 +309,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     monitor = Monitor(data)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
-        changed = [k for k in run_lib.diff_configs(meta.get("config", {}), cfg.to_dict())
-                   if k not in RESUMABLE]
+        changed = run_lib.resume_changes(meta.get("config", {}), cfg.to_dict())
         if changed:  # config.toml may have been edited since: the checkpoint's config decides
             raise GankitError(f"--resume: the config differs from the one the checkpoint in "
                               f"{run_dir / 'checkpoints'} was trained with, in "
@@ -328,6 +319,9 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                               f"and the data now holds {state.classes}; restore the data or "
                               "start a new run")
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
+        if state.step > t.steps:
+            raise GankitError(f"--resume: train.steps={t.steps} is below the checkpoint's step "
+                              f"{state.step}; give at least {state.step}")
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         log.truncate_after(state.step)
         for record in log.read():

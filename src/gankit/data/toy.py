@@ -189,15 +189,16 @@ def _load_csv(p: Path) -> np.ndarray:
 
     Errors name the file's own line numbers, which numpy's loaders (counting data rows) do not.
     """
-    rows, width = [], None
+    rows, width, first = [], None, True
     for i, line in enumerate(p.read_text().splitlines(), 1):
         line = line.split("#", 1)[0]  # comments, as np.savetxt writes its header and footer
         fields = [v.strip() for v in line.split(",")]
         if not line.strip():
             continue
+        header, first = first and not any(_is_number(v) for v in fields), False
+        if header:
+            continue  # the first line with content holds names, no numbers: a header
         if not all(_is_number(v) for v in fields):
-            if i == 1 and not any(_is_number(v) for v in fields):
-                continue  # a header line: names, no numbers
             bad = next(v for v in fields if not _is_number(v))
             raise GankitError(f"data.path {str(p)!r}: line {i}: {bad!r} is not a number "
                               "(expected comma-separated numbers, an optional header line)")
