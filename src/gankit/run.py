@@ -56,6 +56,23 @@ def _same_path(old, new) -> bool:
         old == new or Path(new).as_posix().endswith("/" + Path(old).as_posix().lstrip("./")))
 
 
+def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes) -> None:
+    """The newest checkpoint's own record against what a resume would continue it with."""
+    changed = resume_changes(meta.get("config", {}), cfg.to_dict())
+    if changed:  # config.toml may have been edited since: the checkpoint's config decides
+        raise GankitError(f"--resume: the config differs from the one the checkpoint in "
+                          f"{Path(run_dir) / 'checkpoints'} was trained with, in "
+                          f"{', '.join(changed)}; resume with that config or start a new run")
+    if meta.get("classes") != classes:  # a class folder added, removed or renamed
+        raise GankitError(f"{run_dir}: the run was trained on classes {meta.get('classes')} "
+                          f"and the data now holds {classes}; restore the data or start a new "
+                          "run")
+    step = meta.get("step", 0)
+    if step > cfg.train.steps:
+        raise GankitError(f"--resume: train.steps={cfg.train.steps} is below the checkpoint's "
+                          f"step {step}; give at least {step}")
+
+
 def load_config(run_dir: Path) -> config_lib.Config:
     path = Path(run_dir) / "config.toml"
     if not path.is_file():

@@ -79,21 +79,6 @@ def build_networks(cfg: Config, shape: dict) -> tuple[nn.Module, nn.Module]:
     return nets[0], nets[1]
 
 
-def _check_output_range(cfg: Config, data) -> None:
-    """A bounded output (tanh, sigmoid) must reach the data, which toy worlds standardise."""
-    bounds = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(cfg.generator.options.get("out"))
-    if bounds is None or not isinstance(data, VectorData):
-        return
-    points = getattr(data, "points", None)  # the user's own file: every row
-    x = data.to_model(points if points is not None
-                      else data.draw(20_000, torch.Generator().manual_seed(0)))
-    lo, hi = float(x.min()), float(x.max())
-    if lo < bounds[0] or hi > bounds[1]:
-        raise GankitError(f"generator.out={cfg.generator.options['out']!r} gives values in "
-                          f"{bounds}, but this data spans [{lo:.2f}, {hi:.2f}] in the model's "
-                          "(standardised) units; use generator.out=identity")
-
-
 def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState:
     t = cfg.train
     with torch.random.fork_rng(devices=[]):  # seed the initialisation, leave the caller's RNG be
@@ -296,8 +281,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     # Build the data and the two players (bad options fail here, before the run folder exists).
     device = device_lib.resolve(t.device)
     data = build_data(cfg.data.kind, cfg.data.options)
-    if not resume:  # a run that began with it is left to finish as it was
-        _check_output_range(cfg, data)
+    if not resume and isinstance(data, VectorData):  # a run begun with it may finish as it was
+        data.check_output(cfg.generator.options.get("out"))
     state = build_state(cfg, data, device)
     run_lib.prepare(run_dir, cfg, resume)
     log = JsonLines(run_dir / "metrics.jsonl")
@@ -309,19 +294,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     monitor = Monitor(data)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
-        changed = run_lib.resume_changes(meta.get("config", {}), cfg.to_dict())
-        if changed:  # config.toml may have been edited since: the checkpoint's config decides
-            raise GankitError(f"--resume: the config differs from the one the checkpoint in "
-                              f"{run_dir / 'checkpoints'} was trained with, in "
-                              f"{', '.join(changed)}; resume with that config or start a new run")
-        if meta.get("classes") != state.classes:  # a class folder added, removed or renamed
-            raise GankitError(f"{run_dir}: the run was trained on classes {meta.get('classes')} "
-                              f"and the data now holds {state.classes}; restore the data or "
-                              "start a new run")
+        run_lib.check_resume(run_dir, meta, cfg, state.classes)
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
-        if state.step > t.steps:
-            raise GankitError(f"--resume: train.steps={t.steps} is below the checkpoint's step "
-                              f"{state.step}; give at least {state.step}")
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         log.truncate_after(state.step)
         for record in log.read():

@@ -66,3 +66,19 @@ class VectorData(ABC):
         """n real samples in data units, for pictures and sanity checks."""
         g = torch.Generator().manual_seed(seed)
         return self.draw(n, g).numpy()
+
+    def extent_sample(self) -> torch.Tensor:
+        """Samples (data units) that show how far the data reaches."""
+        return self.draw(20_000, torch.Generator().manual_seed(0))
+
+    def check_output(self, out: str | None) -> None:
+        """A bounded G output (tanh, sigmoid) must reach the data, which is standardised."""
+        bounds = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(out)
+        if bounds is None:
+            return
+        x = self.to_model(self.extent_sample())
+        lo, hi = float(x.min()), float(x.max())
+        if lo < bounds[0] or hi > bounds[1]:
+            raise GankitError(f"generator.out={out!r} gives values in {bounds}, but this data "
+                              f"spans [{lo:.2f}, {hi:.2f}] in the model's (standardised) units; "
+                              "use generator.out=identity")

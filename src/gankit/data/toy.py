@@ -144,6 +144,9 @@ class Points(VectorData):
     def reference(self, n, seed=0):
         return self.points.numpy()[:n]
 
+    def extent_sample(self):
+        return self.points  # the user's own file: every row
+
 
 def load_points(path: str) -> np.ndarray:
     """float32 (N, dim) from .npy (never unpickled) or .csv (an optional header line)."""
