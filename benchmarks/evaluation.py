@@ -25,7 +25,7 @@ import torch
 from gankit.data import build
 from gankit.evaluation import evaluate_run, extractor, parse_metrics
 from gankit.load import load_run
-from gankit.stats import clean
+from gankit.stats import JsonLines, clean
 
 RESULTS = Path(__file__).parent / "results" / "evaluation.jsonl"
 
@@ -86,8 +86,7 @@ def main() -> None:
     for row in rows:
         row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
                 "date": time.strftime("%Y-%m-%d")}
-        with RESULTS.open("a") as f:
-            f.write(json.dumps(clean(row), allow_nan=False) + "\n")
+        JsonLines(RESULTS).append(row)
         print(json.dumps(clean(row), allow_nan=False), flush=True)
 
 

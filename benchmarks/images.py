@@ -26,7 +26,7 @@ import torch
 from gankit import config
 from gankit.load import load_run
 from gankit.sampling import evaluate
-from gankit.stats import clean
+from gankit.stats import JsonLines, clean
 from gankit.train import fit
 
 RESULTS = Path(__file__).parent / "results" / "images.jsonl"
@@ -59,8 +59,7 @@ def main() -> None:
         row = one_run(preset, Path(args.out) / preset, args.overrides)
         rows.append(row)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with RESULTS.open("a") as f:
-            f.write(json.dumps(clean(row), allow_nan=False) + "\n")
+        JsonLines(RESULTS).append(row)
         print(json.dumps(clean(row), allow_nan=False), flush=True)
     keys = [k for k in ("classes", "class_kl", "confident", "mnist_score", "class_match",
                         "modes", "mode_kl") if any(k in r for r in rows)]

@@ -29,7 +29,7 @@ import torch
 
 from gankit import config, evaluate, fit
 from gankit.data import build
-from gankit.stats import clean
+from gankit.stats import JsonLines, clean
 
 # Every seed must meet every target (the bar), within the wall-time budget.
 TARGETS = {
@@ -119,8 +119,7 @@ def main() -> None:
     def record(row):
         row |= {"date": stamp, "machine": machine, "torch": torch.__version__}
         rows.append(row)
-        with open(args.out, "a") as f:
-            f.write(json.dumps(clean(row), allow_nan=False) + "\n")
+        JsonLines(Path(args.out)).append(row)
         print(json.dumps(clean(row), allow_nan=False), flush=True)
 
     presets = args.presets.split(",")

@@ -179,6 +179,11 @@ def _eight_bit(im: Image.Image) -> Image.Image:
     return im
 
 
+def _fit(im: Image.Image, resolution: int) -> Image.Image:
+    """Shorter side to `resolution`, then the centre crop: folders and arrays alike."""
+    return ImageOps.fit(im, (resolution, resolution), Image.Resampling.LANCZOS)
+
+
 def _check_resolution(resolution: int) -> None:
     # checked before any decoding, so a typo does not cost a pass over the whole folder
     if not 4 <= resolution <= 1024:
@@ -191,8 +196,7 @@ def _decode(path: Path, resolution: int, mode: str) -> np.ndarray | None:
         with Image.open(path) as im:
             im.draft(mode, (resolution, resolution))  # JPEG: decode at a reduced size, faster
             im = _eight_bit(ImageOps.exif_transpose(im)).convert(mode)
-            im = ImageOps.fit(im, (resolution, resolution), Image.Resampling.LANCZOS)
-            return np.asarray(im, dtype=np.uint8)
+            return np.asarray(_fit(im, resolution), dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         return None  # truncated, corrupt or not an image: counted and named by the caller
 
@@ -295,6 +299,5 @@ def _fit_arrays(images: np.ndarray, resolution: int) -> np.ndarray:
         return images
     grey = images.ndim == 4 and images.shape[3] == 1
     flat = images[..., 0] if grey else images
-    out = np.stack([np.asarray(ImageOps.fit(Image.fromarray(im), (resolution, resolution),
-                                            Image.Resampling.LANCZOS)) for im in flat])
+    out = np.stack([np.asarray(_fit(Image.fromarray(im), resolution)) for im in flat])
     return out[..., None] if grey else out
