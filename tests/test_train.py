@@ -201,6 +201,69 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, 
     assert len(g_calls) == 15  # no G step against a D whose step failed (steps 16-18)
 
 
+def test_skipped_steps_are_counted_and_reported(tiny, tmp_path, capsys):
+    original = LOSSES["nonsaturating"]
+    calls = {"n": 0}
+
+    def every_other_call_is_nan(real, fake, target):  # never 3 in a row: the run goes on
+        calls["n"] += 1
+        loss = original.d(real, fake, target)
+        return loss * float("nan") if calls["n"] % 2 == 0 else loss
+
+    LOSSES["nonsaturating"] = GANLoss(every_other_call_is_nan, original.g, True, "")
+    try:
+        st = fit(tiny("ring", "train.steps=20"), tmp_path, progress=False)
+    finally:
+        LOSSES["nonsaturating"] = original
+    assert st.step == 20
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert sum(r.get("skipped", 0) for r in records) == 10
+    assert capsys.readouterr().err.count("were skipped because a loss was NaN/Inf") == 4
+
+
+def test_a_skipped_step_leaves_the_nets_statistics_as_they_were(tiny, tmp_path, monkeypatch):
+    # one Inf in one real batch: D's batch norm saw it in its forward pass, but the step is
+    # skipped, so its running statistics must not keep it (the run used to die at the next save)
+    cfg = tiny("ring", "train.steps=10", "discriminator.norm=batch", "generator.norm=batch")
+    data = build(cfg.data.kind, cfg.data.options)
+    calls = {"n": 0}
+    batch = type(data).batch
+
+    def one_bad_batch(self, n, rng):
+        x, y = batch(self, n, rng)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            x = x.clone()
+            x[0, 0] = float("inf")
+        return x, y
+
+    monkeypatch.setattr(type(data), "batch", one_bad_batch)
+    st = fit(cfg, tmp_path, progress=False)
+    assert st.step == 10 and checkpoint.list_steps(tmp_path / "checkpoints")[-1] == 10
+    assert all(torch.isfinite(b).all() for b in [*st.D.buffers(), *st.G.buffers()])
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert sum(r.get("skipped", 0) for r in records) == 1
+
+
+def test_a_non_finite_save_says_when_no_checkpoint_exists(tiny, tmp_path):
+    cfg, data, st = setup(tiny)
+    with torch.no_grad():
+        next(st.G.parameters()).fill_(float("inf"))
+    from gankit.train import save_checkpoint
+
+    with pytest.raises(DivergenceError, match="no checkpoint was saved before"):
+        save_checkpoint(st, cfg, tmp_path)
+    st.step = 5
+    with torch.no_grad():
+        next(st.G.parameters()).fill_(0.0)
+    save_checkpoint(st, cfg, tmp_path)
+    with torch.no_grad():
+        next(st.G.parameters()).fill_(float("inf"))
+    st.step = 6
+    with pytest.raises(DivergenceError, match=r"the last good checkpoint \(step 5\) is kept"):
+        save_checkpoint(st, cfg, tmp_path)
+
+
 def test_no_checkpoint_of_non_finite_weights(tiny, tmp_path):
     cfg, data, st = setup(tiny)
     with torch.no_grad():

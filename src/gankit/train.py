@@ -235,7 +235,10 @@ def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
         return checkpoint.save(Path(run_dir) / "checkpoints", state.step, tensors, meta,
                                cfg.train.keep_checkpoints)
     except GankitError as e:
-        raise DivergenceError(f"{e}; the last good checkpoint is kept") from None
+        last = checkpoint.list_steps(Path(run_dir) / "checkpoints")
+        kept = f"the last good checkpoint (step {last[-1]}) is kept" if last else \
+            "no checkpoint was saved before"
+        raise DivergenceError(f"{e}; {kept}") from None
 
 
 class _StopFlag:
@@ -258,6 +261,23 @@ class _StopFlag:
     def __exit__(self, *exc):
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+
+
+class _Buffers:
+    """A copy of nets' buffers (BatchNorm statistics, spectral-norm vectors) to put back when a
+    step is skipped: its forward passes updated them with the batch that made the loss NaN/Inf."""
+
+    def __init__(self, *nets: nn.Module):
+        self.live = [b for net in nets for b in net.buffers()]
+        self.saved = [b.clone() for b in self.live]
+
+    def take(self) -> None:
+        if self.live:  # one call for all of them (a clone per buffer costs ~3x as much)
+            torch._foreach_copy_(self.saved, self.live)
+
+    def restore(self) -> None:
+        if self.live:
+            torch._foreach_copy_(self.live, self.saved)
 
 
 def _to(y: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
@@ -301,7 +321,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         for record in log.read():
             monitor.observe(record)
     end = min(t.steps, until) if until is not None else t.steps
-    stats, bad, started = Stats(), 0, time.time()
+    stats, bad, skipped, started = Stats(), 0, 0, time.time()
+    buffers = _Buffers(state.G, state.D)
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
                desc=cfg.data.kind)
 
@@ -316,6 +337,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                         group["lr"] = lr * (1 - step / t.steps)
 
             # Train D: n_critic steps (plus the pretraining steps before the first G step).
+            buffers.take()
             ok, fake, n_d = True, None, t.n_critic + (t.d_pretrain if step == 0 else 0)
             for i in range(n_d):
                 real, y = data.batch(t.batch_size, state.rng)
@@ -323,8 +345,10 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                 if t.share_fake and i == n_d - 1:  # the G step below reuses this batch
                     fake = make_fake(state, t.batch_size, y)
                 out = d_step(state, real, y, cfg, noise_std, augment, fake)
-                ok = ok and out is not None
-                for k, v in (out or {}).items():
+                if out is None:  # no further D steps on top of a failed one
+                    ok = False
+                    break
+                for k, v in out.items():
                     stats.report(k, v)
 
             # Train G through the frozen D (not against a D whose own step just failed).
@@ -336,11 +360,14 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                 stats.report(k, v)
 
             # Update G_ema.
-            if state.G_ema is not None:
+            if state.G_ema is not None and ok:
                 ema_update(state.G_ema, state.G, t.ema)
 
-            # Stop a diverging run instead of hiding it.
-            bad = 0 if ok else bad + 1
+            # A NaN/Inf loss skips the step (no optimizer step; the nets' statistics put back);
+            # it is counted and reported, and a run that keeps diverging stops.
+            if not ok:
+                buffers.restore()
+            bad, skipped = (0, skipped) if ok else (bad + 1, skipped + 1)
             if bad >= t.max_bad_steps:
                 last = checkpoint.list_steps(run_dir / "checkpoints")
                 kept = f"step {last[-1]}" if last else "none"
@@ -359,6 +386,13 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                          and state.step >= t.monitor_after)
             if state.step % t.log_every == 0 or done or due_eval or due_check:
                 record = {"step": state.step, **stats.flush(), "time": time.time() - started}
+                if skipped:  # steps skipped since the last record
+                    record["skipped"] = skipped
+                    bar.write(f"gankit: warning at step {state.step}: {skipped} step(s) since the "
+                              "last record were skipped because a loss was NaN/Inf; if this "
+                              "repeats, try lower learning rates or a gradient penalty",
+                              file=sys.stderr)
+                    skipped = 0
                 if due_eval:
                     scores = evaluate(state.G_eval, data)
                     record |= {f"eval/{k}": v for k, v in scores.items()}
