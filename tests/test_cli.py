@@ -177,7 +177,7 @@ def test_mixture_weights_and_stds_take_lists(tmp_path):
     saved = config_lib.tomllib.loads((tmp_path / "run" / "config.toml").read_text())["data"]
     assert saved["weights"] == [1, 2, 3] and saved["std"] == [0.5, 1, 2]
     code, text = run("train", "mixture1d", "data.weights=[1,2]", "--out", tmp_path / "r2")
-    assert code == 2 and "data.weights must be 3 non-negative numbers" in text
+    assert code == 2 and "data.weights must be 3 positive numbers" in text
     code, text = run("train", "ring", "data.n_modes=[4,8]", "--out", tmp_path / "r3")
     assert code == 2 and "data.n_modes must be int" in text  # lists only where declared
 

@@ -117,6 +117,8 @@ def test_unknown_world_suggests_the_closest():
     ({"means": [[1, 2], [3]]}, "data.means must be"),
     ({"weights": "abc"}, "data.weights"),
     ({"std": -1.0}, "data.std must be > 0"),
+    ({"weights": [1, 0, 1]}, "positive numbers"),  # real data would score a missing mode
+    ({"weights": [1, float("inf"), 1]}, "positive numbers"),
 ])
 def test_bad_mixture_options_are_clear_errors(options, match):
     with pytest.raises(GankitError, match=match):

@@ -60,12 +60,32 @@ def test_eval_rejects_what_does_not_apply(image_run, tmp_path):
     code, out = cli("eval", image_run, "--metrics", "fid,kdi")
     assert code == 2 and "unknown metric 'kdi'" in out and "kid" in out
     code, out = cli("eval", image_run, "--metrics", "is", "--features", "digits", "-n", "5")
-    assert code == 2 and "at least 10 samples" in out
+    assert code == 2 and "-n 5: is needs at least 10 generated images" in out
     fit(tiny_config("ring"), tmp_path / "toy", progress=False)
     code, out = cli("eval", tmp_path / "toy", "--metrics", "world,fid")
     assert code == 2 and "need image data" in out
     code, out = cli("eval", tmp_path / "toy")
     assert code == 0 and '"modes"' in out
+
+
+def test_eval_refuses_before_extracting_any_features(image_run, monkeypatch):
+    from gankit import evaluation
+
+    class NoLogits:  # as the FID InceptionV3 file: pool features only
+        name, key = "inception", "stub"
+
+        def __call__(self, images):
+            raise AssertionError("features were extracted before the refusal")
+
+    monkeypatch.setattr(evaluation, "extractor", lambda *a: NoLogits())
+    code, out = cli("eval", image_run, "--metrics", "fid,is", "-n", "40")
+    assert code == 2 and "needs class logits" in out
+    code, out = cli("eval", image_run, "--metrics", "fid,pr", "-n", "3")
+    assert code == 2 and "-n 3: pr needs at least 4 generated images" in out
+    real = evaluation.reference_images
+    monkeypatch.setattr(evaluation, "reference_images", lambda *a: real(*a)[:5])
+    code, out = cli("eval", image_run, "--metrics", "fid,dc", "-n", "40")
+    assert code == 2 and "reference set holds 5 real images; dc needs at least 6" in out
 
 
 def test_digit_features_refuse_data_that_is_not_digits(tmp_path, monkeypatch):

@@ -55,6 +55,17 @@ def test_reverse_kl_by_hand():
     assert m["reverse_kl"] == pytest.approx(np.sum(p * np.log(p / 0.5)))
 
 
+def test_modes_of_different_widths_are_assigned_in_their_own_standard_deviations():
+    # PacGAN's MetricLogger: the nearest mode in std units, high quality below 3 of them
+    means, stds = np.array([[0.0], [1.0]]), np.array([0.05, 1.0])
+    x = np.array([[0.3], [0.0], [1.0]])  # 0.3: 6 stds from mode 0, 0.7 from mode 1
+    m = mixture_metrics(x, means, stds)
+    p = np.array([1 / 3, 2 / 3])  # 0.0 to mode 0; 0.3 and 1.0 to mode 1
+    assert m["high_quality"] == 1.0 and m["reverse_kl"] == pytest.approx(np.sum(p * np.log(2 * p)))
+    data, real = draw("mixture1d", 2500, means=[0, 1], std=[0.05, 1.0])
+    assert data.metrics(real)["high_quality"] > 0.99  # the target itself scores as the target
+
+
 def test_univariate_against_scipy():
     rng = np.random.default_rng(0)
     x = rng.normal(4, 1.25, 5000)

@@ -34,6 +34,9 @@ METRICS = ("world", *FEATURE_METRICS)
 EXTRACTORS = ("inception", "digits")
 TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")  # data with a held-out test set
 FID_N = 10_000
+# the fewest images each metric takes, per set: a covariance, a kernel mean, the k-th neighbour
+# of every point (k = 3, 5) other than itself, the Inception Score's 10 splits (generated only)
+MIN_IMAGES = {"fid": 2, "kid": 2, "pr": 4, "dc": 6, "is": 10}
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -79,12 +82,28 @@ def feature_metrics(real: np.ndarray, fake: np.ndarray, names: list[str], feats,
     if "dc" in names:
         out |= density_coverage(real, fake, k=5)
     if "is" in names:
-        if getattr(feats, "logits", None) is None:
-            raise GankitError(f"the Inception Score needs class logits, which the {feats.name} "
-                              "extractor's weights do not hold (the FID InceptionV3 file ends "
-                              "at the pool layer); on digit data use --features digits")
+        _need_logits(feats)
         out |= inception_score(feats.logits(fake_images))
     return out
+
+
+def _need_logits(feats) -> None:
+    if getattr(feats, "logits", None) is None:
+        raise GankitError(f"the Inception Score needs class logits, which the {feats.name} "
+                          "extractor's weights do not hold (the FID InceptionV3 file ends "
+                          "at the pool layer); on digit data use --features digits")
+
+
+def _check_before_extraction(wanted: list[str], feats, n: int, n_real: int) -> None:
+    """Refuse what cannot be computed before the (slow) feature extraction, not after it."""
+    if "is" in wanted:
+        _need_logits(feats)
+    for m in wanted:
+        if n < MIN_IMAGES[m]:
+            raise GankitError(f"-n {n}: {m} needs at least {MIN_IMAGES[m]} generated images")
+        if m != "is" and n_real < MIN_IMAGES[m]:
+            raise GankitError(f"the reference set holds {n_real} real images; {m} needs at "
+                              f"least {MIN_IMAGES[m]} (train on more images to evaluate {m})")
 
 
 def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 2024,
@@ -107,15 +126,14 @@ def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 202
                           "inception)")
     feats = extractor(features, inception, device)
     n = n or FID_N
+    real_images = reference_images(loaded.cfg, data, n)
+    _check_before_extraction(wanted, feats, n, len(real_images))
     start = time.perf_counter()
     # a conditional G draws its classes in turn, as the balanced test sets hold them
     fake_images = loaded.to_data(generate(loaded.G, n, seed)).numpy()
     fake = feats(fake_images)
     fake_s = time.perf_counter() - start
-    real = cached_features(reference_images(loaded.cfg, data, n), feats)
-    try:
-        out |= feature_metrics(real, fake, wanted, feats, fake_images)
-    except ValueError as e:  # too few samples for a metric's protocol
-        raise GankitError(f"-n {n}: {e}") from None
+    real = cached_features(real_images, feats)
+    out |= feature_metrics(real, fake, wanted, feats, fake_images)
     return out | {"features": features, "n_fake": n, "n_real": len(real),
                   "fake_features_s": round(fake_s, 1)}

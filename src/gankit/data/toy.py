@@ -57,8 +57,9 @@ class Mixture(VectorData):
         except (ValueError, TypeError):
             raise GankitError(f"data.std and data.weights must be a number or {k} numbers, got "
                               f"{stds!r} and {weights!r}") from None
-        if weights.shape != (k,) or (weights < 0).any() or weights.sum() <= 0:
-            raise GankitError(f"data.weights must be {k} non-negative numbers, got {weights}")
+        if weights.shape != (k,) or not (np.isfinite(weights) & (weights > 0)).all():  # 0: no mode
+            raise GankitError(f"data.weights must be {k} positive numbers (leave out a mode "
+                              f"instead of giving it weight 0), got {weights}")
         if not (stds > 0).all():
             raise GankitError(f"data.std must be > 0, got {stds}")
         self.means, self.stds, self.weights = means, stds, weights / weights.sum()

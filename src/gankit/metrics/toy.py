@@ -1,8 +1,9 @@
 """Metrics for low-dimensional worlds. Inputs are NumPy arrays in data units, shape (N, dim).
 
-Mixtures follow the PacGAN protocol (Lin et al. 2018, section 5.1, after VEEGAN): a sample is
-*high quality* when its distance to the nearest mode mean is below 3 standard deviations of that
-mode; a mode is *covered* when at least one high-quality sample is nearest to it; *reverse KL* is
+Mixtures follow the PacGAN protocol (Lin et al. 2018, section 5.1, after VEEGAN): a sample
+belongs to the mode it is nearest to in standard deviations of each mode (distance / std, as
+PacGAN's MetricLogger measures it; for equal stds the plainly nearest mode) and is *high quality*
+when that is below 3; a mode is *covered* when at least one high-quality sample is its; *reverse KL* is
 KL(histogram of high-quality samples over modes || the mixture's weights), in nats. PacGAN
 evaluates 2,500 samples.
 """
@@ -19,9 +20,10 @@ def mixture_metrics(samples: np.ndarray, means: np.ndarray, stds: np.ndarray, we
     stds = np.broadcast_to(np.asarray(stds, dtype=np.float64), (len(means),))
     k = len(means)
     weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights) / np.sum(weights)
-    dist = np.linalg.norm(samples[:, None, :] - means[None, :, :], axis=2)  # (N, k)
+    # (N, k) distances in each mode's standard deviations
+    dist = np.linalg.norm(samples[:, None, :] - means[None, :, :], axis=2) / stds[None, :]
     nearest = dist.argmin(1)
-    good = dist[np.arange(len(samples)), nearest] < 3 * stds[nearest]
+    good = dist[np.arange(len(samples)), nearest] < 3
     counts = np.bincount(nearest[good], minlength=k)
     if good.any():
         p = counts / counts.sum()
