@@ -3,9 +3,9 @@
 Mixtures follow the PacGAN protocol (Lin et al. 2018, section 5.1, after VEEGAN): a sample
 belongs to the mode it is nearest to in standard deviations of each mode (distance / std, as
 PacGAN's MetricLogger measures it; for equal stds the plainly nearest mode) and is *high quality*
-when that is below 3; a mode is *covered* when at least one high-quality sample is its; *reverse KL* is
-KL(histogram of high-quality samples over modes || the mixture's weights), in nats. PacGAN
-evaluates 2,500 samples.
+when that is below 3; a mode is *covered* when at least one high-quality sample is its;
+*reverse KL* is KL(histogram of high-quality samples over modes || the mixture's weights), in
+nats. PacGAN evaluates 2,500 samples.
 """
 
 from __future__ import annotations
