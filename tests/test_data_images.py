@@ -136,6 +136,39 @@ def test_folder_reads_every_format_skips_bad_files_and_names_them(tmp_path):
     assert grey.images.shape == (4, 1, 8, 8) and grey.n_classes == 0
 
 
+def test_folder_follows_linked_folders_skips_hidden_ones_and_keeps_every_class(tmp_path):
+    root, store = tmp_path / "pets", tmp_path / "store"
+    _save(root / "cats" / "a.png", (8, 8), (255, 0, 0))
+    _save(store / "dogs" / "b.png", (8, 8), (0, 255, 0))
+    _save(store / "dogs" / "c.png", (8, 8), (0, 0, 255))
+    (root / "dogs").symlink_to(store / "dogs", target_is_directory=True)
+    (root / "cats" / "loop").symlink_to(root, target_is_directory=True)  # a link back up
+    _save(root / ".thumbnails" / "t.png", (8, 8), (1, 1, 1))  # hidden: neither data nor class
+    _save(root / "cats" / "._a.png", (8, 8), (2, 2, 2))
+    data = build("folder", {"path": str(root), "resolution": 8, "conditional": True})
+    assert data.classes == ["cats", "dogs"] and data.labels.tolist() == [0, 1, 1]
+    (root / "birds").mkdir()
+    (root / "birds" / "bad.png").write_text("not an image")
+    with pytest.raises(GankitError, match="class folder 'birds' holds no readable image"):
+        build("folder", {"path": str(root), "resolution": 8, "conditional": True})
+    assert len(build("folder", {"path": str(root), "resolution": 8})) == 3  # unconditional
+
+
+def test_idx_labels_outside_the_classes_are_named(tmp_path):
+    folder = fake_mnist(tmp_path)
+    write_idx(folder / "train-labels-idx1-ubyte", np.arange(40) % 26 + 1)  # EMNIST letters
+    with pytest.raises(GankitError, match="train-labels.*labels must be in 0..9.*found 1..26"):
+        build("mnist", {"path": str(folder)})
+
+
+def test_an_idx_file_longer_than_its_header_says_so(tmp_path):
+    folder = fake_mnist(tmp_path)
+    f = folder / "train-images-idx3-ubyte.gz"
+    f.write_bytes(gzip.compress(gzip.decompress(f.read_bytes()) + b"extra"))
+    with pytest.raises(GankitError, match="longer than it says"):
+        build("mnist", {"path": str(folder)})
+
+
 def test_folder_crops_the_centre(tmp_path):
     im = np.zeros((20, 60, 3), np.uint8)
     im[:, 20:40] = 255  # a white centre third of a wide image

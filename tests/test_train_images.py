@@ -131,6 +131,14 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
     assert cli("sample", run, "-n", 3, "--out", tmp_path / "each")[0] == 0
     assert sorted(p.name for p in (tmp_path / "each").iterdir()) == [
         "000000.png", "000001.png", "000002.png"]
+    # upper-case suffixes are the same files; a folder's name may hold a dot
+    assert cli("sample", run, "-n", 2, "--out", tmp_path / "S.NPY")[0] == 0
+    assert np.load(tmp_path / "S.NPY").shape == (2, 8, 8, 1)
+    assert cli("sample", run, "-n", 4, "--out", tmp_path / "G.PNG")[0] == 0
+    assert Image.open(tmp_path / "G.PNG").size == (2 + 2 * 10,) * 2
+    assert cli("sample", run, "-n", 1, "--out", tmp_path / "v1.2")[0] == 0
+    assert (tmp_path / "v1.2" / "000000.png").is_file()
+    assert cli("interpolate", run, "--out", tmp_path / "W.GIF", "--frames", 2, "-n", 1)[0] == 0
 
     code, text = cli("interpolate", run, "--out", tmp_path / "w.gif", "--seeds", "1,2,3",
                      "--frames", 4, "-n", 3)
@@ -155,6 +163,11 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
     (["sample", "{run}", "--out", "{tmp}/run/taken"], "is a file"),
     (["arithmetic", "{run}", "7", "7", "1", "--out", "{tmp}/a.xyz"], "an image extension"),
     (["arithmetic", "{run}", "7", "7", "1", "--out", "{tmp}/nope/a.png"], "does not exist"),
+    (["sample", "{run}", "--out", "{tmp}/x.npy", "--seed", str(2**64)], "--seed"),
+    (["eval", "{run}", "--seed", str(-2**63 - 1)], "--seed"),
+    (["arithmetic", "{run}", "7", "7", "1", "--out", "{tmp}/a.png", "--seed", str(2**70)],
+     "--seed"),
+    (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", f"0,{2**70}"], "-2**63..2**63-1"),
 ])
 def test_image_command_errors(tmp_path, args, match):
     run = tmp_path / "run"

@@ -13,6 +13,13 @@ import numpy as np
 from gankit.errors import DivergenceError, GankitError
 
 
+# seeds as a config's train.seed takes them: TOML's 64-bit integers
+SEED = click.IntRange(-2**63, 2**63 - 1)
+# suffixes that name a file, not a folder, for `sample --out` (a folder may be "runs/v1.2")
+FILE_SUFFIXES = (".npz", ".txt", ".csv", ".json", ".pt", ".pth", ".pkl", ".gif", ".jpg",
+                 ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
 class _Group(click.Group):
     """Turns library errors into one line on stderr: exit 2 for bad input, 1 for divergence."""
 
@@ -49,7 +56,7 @@ def presets():
 @click.argument("overrides", nargs=-1)
 @click.option("--out", "out", type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@click.option("--seed", type=int, help="Shorthand for train.seed=S.")
+@click.option("--seed", type=SEED, help="Shorthand for train.seed=S.")
 @click.option("--until", type=click.IntRange(min=1),
               help="Stop after this many steps (resume later).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -98,7 +105,7 @@ def _check_parent(out: Path) -> None:
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("-n", "n", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", "out", type=click.Path(), required=True,
               help="FILE.npy (vectors: float32 (N, dim) in data units; images: uint8 "
                    "(N, H, W, C)), or for images grid.png or a folder of PNGs.")
@@ -113,22 +120,23 @@ def sample(run, n, seed, out, cls, device):
     from gankit.viz.images import save_images
 
     out = Path(out)
+    suffix = out.suffix.lower()
+    kind = suffix[1:] if suffix in (".npy", ".png") else "folder"
     loaded = load_run(run, device, device_key="--device")
-    if out.suffix not in (".npy", ".png") and not loaded.is_image:
+    if kind != "npy" and not loaded.is_image:
         raise GankitError(f"--out {str(out)!r}: toy-world samples are written as .npy")
-    if out.suffix and out.suffix not in (".npy", ".png"):
+    if suffix in FILE_SUFFIXES:
         raise GankitError(f"--out {str(out)!r}: give FILE.npy, grid.png or a folder")
-    if out.suffix == ".png" and not loaded.is_image:
-        raise GankitError(f"--out {str(out)!r}: a grid picture needs an image run; use .npy")
-    if out.suffix:
+    if kind != "folder":
         _check_parent(out)
     elif out.exists() and not out.is_dir():
         raise GankitError(f"--out {str(out)!r} is a file: give a folder for PNGs, or FILE.npy")
     labels = None if cls is None else torch.full((n,), loaded.class_index(cls))
     x = loaded.to_data(generate(loaded.G, n, seed, labels=labels)).numpy()
     try:
-        if out.suffix == ".npy":
-            np.save(out, x if loaded.is_image else x.astype(np.float32))
+        if kind == "npy":  # through a file object: np.save would append ".npy" to "x.NPY"
+            with open(out, "wb") as f:
+                np.save(f, x if loaded.is_image else x.astype(np.float32))
         else:
             save_images(x, out)
     except OSError as e:
@@ -157,7 +165,7 @@ def interpolate(run, out, seeds, n, frames, cls, device):
     from gankit.load import load_run
     from gankit.viz.images import save_walk
 
-    if not str(out).endswith(".gif"):
+    if not str(out).lower().endswith(".gif"):
         raise GankitError(f"--out {out!r}: the walk is written as an animated .gif")
     _check_parent(Path(out))
     try:
@@ -166,6 +174,8 @@ def interpolate(run, out, seeds, n, frames, cls, device):
         raise GankitError(f"--seeds {seeds!r}: give integers separated by commas") from None
     if len(seed_list) < 2:
         raise GankitError(f"--seeds {seeds!r}: a walk needs at least two seeds")
+    if not all(-2**63 <= x < 2**63 for x in seed_list):
+        raise GankitError(f"--seeds {seeds!r}: seeds must lie in -2**63..2**63-1")
     loaded = load_run(run, device, device_key="--device")
     if not loaded.is_image:
         raise GankitError("interpolate draws pictures of image runs; this run has vector data")
@@ -185,7 +195,7 @@ def interpolate(run, out, seeds, n, frames, cls, device):
               help="Picture: rows of A, B, C samples and the results.")
 @click.option("-n", "n", type=click.IntRange(min=100), default=4000, show_default=True,
               help="Generated samples to find the attributes among.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 def arithmetic(run, a, b, c, out, n, seed, device):
     """Latent arithmetic A - B + C, e.g. gankit arithmetic RUN "7 thick" 7 1 --out r.png
@@ -230,7 +240,7 @@ def arithmetic(run, a, b, c, out, n, seed, device):
 @click.option("--features", default="inception", show_default=True,
               help="Feature extractor for fid/kid/pr/dc/is: inception or digits.")
 @click.option("--inception", default=None, help="Path of the FID InceptionV3 weights file.")
-@click.option("--seed", type=int, default=2024, show_default=True)
+@click.option("--seed", type=SEED, default=2024, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-ema", is_flag=True,
               help="Evaluate the generator as trained, not its moving average (train.ema).")

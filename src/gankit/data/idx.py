@@ -136,8 +136,9 @@ def read_idx(path: Path) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     data = np.frombuffer(raw, np.uint8, offset=header)
     if data.size != int(np.prod(dims)):
+        why = "truncated" if data.size < np.prod(dims) else "longer than it says (not an IDX file?)"
         raise GankitError(f"{path}: holds {data.size} values where its header states "
-                          f"{int(np.prod(dims))}; the file is truncated")
+                          f"{int(np.prod(dims))}; the file is {why}")
     return data.reshape(dims).copy()  # writable, and independent of the file buffer
 
 
@@ -149,4 +150,8 @@ def load(name: str, split: str = "train", path: str | None = None, download: boo
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise GankitError(f"{images_file} and {labels_file}: shapes {images.shape} and "
                           f"{labels.shape} are not N images with N labels")
+    n_classes = len(SOURCES[name]["classes"])
+    if len(labels) and labels.max() >= n_classes:  # e.g. EMNIST letters (1..26) in MNIST's place
+        raise GankitError(f"{labels_file}: labels must be in 0..{n_classes - 1} for {name}, "
+                          f"found {labels.min()}..{labels.max()}")
     return images, labels.astype(np.int64)

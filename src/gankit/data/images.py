@@ -201,6 +201,22 @@ def _decode(path: Path, resolution: int, mode: str) -> np.ndarray | None:
         return None  # truncated, corrupt or not an image: counted and named by the caller
 
 
+def _image_files(root: Path) -> list[Path]:
+    """Image files under `root`, through symlinked folders too (each real folder once), without
+    hidden files and folders (".thumbnails", "._x.jpg"): sorted, as paths below `root`."""
+    files, seen = [], set()
+    for here, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:  # a link back up the tree: walk each folder once
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files += [Path(here) / n for n in names
+                  if not n.startswith(".") and Path(n).suffix.lower() in EXTENSIONS]
+    return sorted(p for p in files if p.is_file())
+
+
 def folder(path: str = "", resolution: int = 64, channels: int = 3, conditional: bool = False
            ) -> ImageData:
     """Every .jpg/.png/.webp/.bmp under `path` (recursive); sub-folders name the classes."""
@@ -213,7 +229,7 @@ def folder(path: str = "", resolution: int = 64, channels: int = 3, conditional:
     if channels not in (1, 3):
         raise GankitError(f"data.channels must be 1 or 3, got {channels}")
     _check_resolution(resolution)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
+    files = _image_files(root)
     if not files:
         raise GankitError(f"data.path={path!r} holds no {'/'.join(EXTENSIONS)} files "
                           "(searched recursively)")
@@ -231,6 +247,10 @@ def folder(path: str = "", resolution: int = 64, channels: int = 3, conditional:
         raise GankitError(f"data.path={path!r}: none of its {len(files)} image files could be "
                           f"read (first: {files[0]})")
     classes = sorted({names[i][0] for i in keep}) if conditional else None
+    lost = sorted({parts[0] for parts in names} - set(classes)) if conditional else []
+    if lost:  # a class must not vanish because none of its files reads
+        raise GankitError(f"data.path={path!r}: class folder {lost[0]!r} holds no readable "
+                          f"image (its files are corrupt or not images); fix or remove it")
     labels = np.array([classes.index(names[i][0]) for i in keep]) if classes else None
     return ImageData(np.stack([decoded[i] for i in keep]), labels, classes, conditional,
                      str(root), skipped)

@@ -70,7 +70,7 @@ def save_image_pictures(state, data, run_dir: Path, final: bool) -> None:
 def save_images(images: np.ndarray, out: Path) -> None:
     """uint8 (N, R, R, C) as one grid picture (out.png) or one PNG per image in folder `out`."""
     out = Path(out)
-    if out.suffix == ".png":
+    if out.suffix.lower() == ".png":
         grid(images).save(out)
         return
     out.mkdir(parents=True, exist_ok=True)
