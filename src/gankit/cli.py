@@ -12,7 +12,6 @@ import numpy as np
 
 from gankit.errors import DivergenceError, GankitError
 
-
 # seeds as a config's train.seed takes them: TOML's 64-bit integers
 SEED = click.IntRange(-2**63, 2**63 - 1)
 # suffixes that name a file, not a folder, for `sample --out` (a folder may be "runs/v1.2")
