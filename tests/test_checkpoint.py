@@ -65,6 +65,12 @@ def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path
     assert prefixes == {"G", "D", "G_ema", "opt_g", "opt_d", "rng", "data"}
 
 
+def test_a_missing_step_lists_the_steps_there_are(tiny, tmp_path):
+    fit(tiny("ring", "train.steps=8", "train.checkpoint_every=4"), tmp_path, progress=False)
+    with pytest.raises(GankitError, match="no checkpoint of step 5 .*its steps: 4, 8"):
+        checkpoint.load(tmp_path / "checkpoints", 5)
+
+
 def test_truncated_or_corrupt_checkpoint_is_a_clear_error(tiny, tmp_path):
     fit(tiny("ring", "train.steps=5", "train.checkpoint_every=5"), tmp_path, progress=False)
     st = tmp_path / "checkpoints" / "step_00000005.safetensors"

@@ -187,6 +187,8 @@ def test_any_seed_torch_takes_is_taken(tmp_path):
                      tmp_path / "run", "--quiet")
     assert code == 0, text
     code, text = run("train", "ring", "--seed", 2**64, "--out", tmp_path / "r2")
+    assert code == 2 and "--seed" in text and "not in the range" in text
+    code, text = run("train", "ring", "train.seed=-9223372036854775809", "--out", tmp_path / "r3")
     assert code == 2 and "train.seed must be in" in text
 
 
@@ -204,10 +206,55 @@ def test_an_unavailable_eval_device_names_the_option(tmp_path):
     assert "stopped at step 2 of 3" in text and "gankit train --resume --out" in text
 
 
-def test_a_moved_data_path_only_resumes_as_the_same_file():
-    from gankit.run import resume_changes
+def test_a_run_resumes_from_a_moved_data_file_but_not_from_other_data(tmp_path):
+    rng = np.random.default_rng(0)
+    text = "\n".join(f"{a},{b}" for a, b in rng.normal(5, 2, size=(200, 2)))
+    (tmp_path / "a.csv").write_text(text)
+    out = tmp_path / "run"
+    assert run("train", "points", f"data.path={tmp_path / 'a.csv'}", *TINY, "--out", out,
+               "--until", 5, "--quiet")[0] == 0
+    (tmp_path / "a.csv").rename(tmp_path / "b.csv")  # moved, as to another machine
+    code, text = run("train", "--resume", "--out", out, f"data.path={tmp_path / 'b.csv'}",
+                     "--until", 10, "--quiet")
+    assert code == 0 and "stopped at step 10" in text, text
+    (tmp_path / "c.csv").write_text("\n".join(f"{a},{b}" for a, b in rng.normal(size=(200, 2))))
+    code, text = run("train", "--resume", "--out", out, f"data.path={tmp_path / 'c.csv'}",
+                     "--quiet")
+    assert code == 2 and "data's mean and scale differ" in text
 
-    old = {"data": {"path": "pts.csv"}, "train": {}}  # a run from before paths were absolute
-    assert resume_changes(old, {"data": {"path": "/home/me/pts.csv"}, "train": {}}) == []
-    assert resume_changes(old, {"data": {"path": "/home/me/other.csv"}, "train": {}}) == [
-        "data.path"]
+
+def test_a_resume_that_trains_longer_is_recorded_in_config_toml(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "ring", *TINY, "train.steps=6", "train.lr_decay=none", "--out", out,
+               "--until", 3, "--quiet")[0] == 0
+    toml = out / "config.toml"
+    toml.write_text(toml.read_text().replace('description = "', 'description = "longer: '))
+    code, text = run("train", "--resume", "--out", out, "train.steps=12", "--until", 8, "--quiet")
+    assert code == 0 and "stopped at step 8 of 12" in text, text
+    saved = config_lib.tomllib.loads((out / "config.toml").read_text())
+    assert saved["train"]["steps"] == 12 and saved["description"].startswith("longer: ")
+    code, text = run("train", "--resume", "--out", out, "--quiet")  # as the hint says
+    assert code == 0 and "done: step 12" in text, text
+
+
+def test_a_fixed_train_steps_says_why(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "ring", *TINY, "train.steps=6", "--out", out, "--until", 3,
+               "--quiet")[0] == 0  # the ring preset decays its learning rates over train.steps
+    code, text = run("train", "--resume", "--out", out, "train.steps=30", "--quiet")
+    assert code == 2 and "learning-rate decay or instance-noise schedule runs over it" in text
+
+
+def test_out_must_be_new_empty_or_a_run_folder(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.toml").write_text("# my own file")
+    code, text = run("train", "ring", *TINY, "--out", mine)
+    assert code == 2 and "other files in it" in text
+    assert (mine / "config.toml").read_text() == "# my own file"
+    # a run that stopped before its first checkpoint may be started again, afresh
+    left = tmp_path / "left"
+    (left / "checkpoints").mkdir(parents=True)
+    (left / "eval.jsonl").write_text('{"step": 9999}\n')
+    assert run("train", "ring", *TINY, "train.steps=2", "--out", left, "--quiet")[0] == 0
+    assert not (left / "eval.jsonl").exists()

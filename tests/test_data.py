@@ -60,6 +60,21 @@ def test_points_from_csv_with_header_and_npy(tmp_path):
     one_d = tmp_path / "one.npy"
     np.save(one_d, np.arange(10.0))
     assert build("points", {"path": str(one_d)}).dim == 1
+    upper = tmp_path / "P.NPY"
+    with open(upper, "wb") as f:  # np.save(path) would name it P.NPY.npy
+        np.save(f, pts)
+    assert build("points", {"path": str(upper)}).dim == 3
+    bom = tmp_path / "excel.csv"  # "CSV UTF-8" from a spreadsheet: a byte-order mark first
+    bom.write_text("1,2\n3,4\n", encoding="utf-8-sig")
+    assert build("points", {"path": str(bom)}).points.tolist() == [[1, 2], [3, 4]]
+
+
+def test_points_reference_rows_are_drawn_from_the_whole_file(tmp_path):
+    # a file grouped by cluster: the first rows are all one cluster
+    pts = np.concatenate([np.full((300, 2), -5.0), np.full((300, 2), 5.0)])
+    np.save(tmp_path / "g.npy", pts)
+    ref = build("points", {"path": str(tmp_path / "g.npy")}).reference(200, seed=1)
+    assert len(ref) == 200 and 60 < (ref[:, 0] > 0).sum() < 140
 
 
 @pytest.mark.parametrize("content,match", [

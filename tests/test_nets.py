@@ -102,8 +102,23 @@ def test_bad_architecture_values_are_clear_errors():
         DISCRIMINATORS["mlp"](norm="btach")
     with pytest.raises(GankitError, match="output activation"):
         GENERATORS["mlp"](out="softmax")
-    with pytest.raises(GankitError, match="width and depth"):
+    with pytest.raises(GankitError, match="width: must be >= 1"):
         GENERATORS["mlp"](width=0)
+
+
+@pytest.mark.parametrize("override,match", [
+    ("generator.activation=foo", "generator.activation: unknown activation 'foo'"),
+    ("discriminator.norm=group", "discriminator.norm: unknown norm 'group'"),
+    ("generator.width=0", "generator.width: must be >= 1, got 0"),
+    ("generator.out=softmax", "generator.out: unknown output activation"),
+])
+def test_net_errors_name_the_full_key(override, match, tmp_path):
+    from gankit import config
+    from gankit.train import fit
+
+    with pytest.raises(GankitError, match=match):
+        fit(config.load("ring", [override]), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()  # refused before the run folder is made
 
 
 def test_every_registered_family_has_contract_tests():

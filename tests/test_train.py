@@ -327,3 +327,17 @@ def test_a_bounded_output_must_reach_the_data(tiny, tmp_path):
     with pytest.raises(GankitError, match="generator.out='tanh'.*spans"):
         fit(tiny("ring", "generator.out=tanh"), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()  # refused before a run folder is made
+
+
+def test_evaluate_refuses_a_generator_of_other_data_and_no_samples(tiny):
+    from gankit.sampling import evaluate
+
+    cfg, data, st = setup(tiny)  # the ring: 2-D
+    g1 = tiny("gaussian1d")
+    one_d = build(g1.data.kind, g1.data.options)
+    with pytest.raises(GankitError, match=r"shape \(2,\); this data's are \(1,\)"):
+        evaluate(st.G, one_d)
+    for n in (0, -3):
+        with pytest.raises(GankitError, match=f"n={n}: evaluate at least 1 sample"):
+            evaluate(st.G, data, n=n)
+    assert evaluate(st.G, data, n=5)["n"] == 5

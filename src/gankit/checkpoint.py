@@ -98,6 +98,10 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
     if not steps:
         raise GankitError(f"no checkpoint in {str(folder)!r}")
     step = steps[-1] if step is None else step
+    if step not in steps:
+        shown = ", ".join(map(str, steps[-10:]))
+        raise GankitError(f"no checkpoint of step {step} in {str(folder)!r}; its steps: "
+                          f"{'..., ' if len(steps) > 10 else ''}{shown}")
     meta_path = folder / f"step_{step:08d}.json"
     tensor_path = meta_path.with_suffix(".safetensors")
     try:

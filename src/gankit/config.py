@@ -2,8 +2,10 @@
 
 A config file has the sections [data], [generator], [discriminator], [loss] and [train]. `data.kind`
 and the `net` of each player pick a registered factory; their other keys are that factory's
-keyword arguments, checked against its signature. Every value is checked at load time, so a typo
-fails before training with a message naming the key and the valid choices.
+keyword arguments, checked against its signature. Every key and every value of the config's own
+sections is checked at load time; the values of a net's or a dataset's arguments are checked
+when `fit` builds them, before the run folder exists. Either way a typo fails before training with
+a message naming the key and the valid choices.
 """
 
 from __future__ import annotations

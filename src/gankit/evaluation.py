@@ -43,8 +43,7 @@ def parse_metrics(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
     for m in names:
         if m not in METRICS:
-            raise GankitError(f"unknown metric {m!r}{closest(m, METRICS)}; valid: "
-                              f"{', '.join(METRICS)}")
+            raise GankitError(f"unknown metric {m!r}{closest(m, METRICS)}")
     if not names:
         raise GankitError(f"--metrics is empty; valid: {', '.join(METRICS)}")
     return list(dict.fromkeys(names))

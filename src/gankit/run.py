@@ -28,41 +28,43 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-# Keys a resume may change: how long and where to train and how often to log, not what is
-# trained. train.steps only where no schedule (lr_decay, instance noise) is tied to it.
-RESUMABLE = {"train.steps", "train.max_minutes", "train.device", "train.log_every",
-             "train.eval_every", "train.monitor_every", "train.monitor_after",
-             "train.picture_every", "train.checkpoint_every", "train.keep_checkpoints",
-             "train.max_bad_steps"}
+# Keys a resume may change: how long and where to train, where the data lies, how often to log
+# and the description, not what is trained. train.steps only where no schedule (lr_decay,
+# instance noise) is tied to it. A moved data file is checked by its contents instead: vector
+# data against the saved mean and scale, conditional data against the saved classes.
+RESUMABLE = {"description", "data.path", "train.steps", "train.max_minutes", "train.device",
+             "train.log_every", "train.eval_every", "train.monitor_every",
+             "train.monitor_after", "train.picture_every", "train.checkpoint_every",
+             "train.keep_checkpoints", "train.max_bad_steps"}
+
+
+def _scheduled(saved: dict) -> bool:
+    train = saved.get("train", {})
+    return train.get("lr_decay", "none") != "none" or train.get("instance_noise", 0) > 0
 
 
 def resume_changes(saved: dict, new: dict) -> list[str]:
     """Keys that differ between a run's config and the one it is resumed with and may not."""
-    train = saved.get("train", {})
-    scheduled = train.get("lr_decay", "none") != "none" or train.get("instance_noise", 0) > 0
-    out = []
-    for key in diff_configs(saved, new):
-        if key == "data.path" and _same_path(saved["data"].get("path"), new["data"].get("path")):
-            continue
-        if key in RESUMABLE and not (key == "train.steps" and scheduled):
-            continue
-        out.append(key)
-    return out
+    return [key for key in diff_configs(saved, new)
+            if key not in RESUMABLE or (key == "train.steps" and _scheduled(saved))]
 
 
-def _same_path(old, new) -> bool:
-    # runs made before paths were stored absolute hold the path relative to where they ran
-    return isinstance(old, str) and isinstance(new, str) and bool(old) and (
-        old == new or Path(new).as_posix().endswith("/" + Path(old).as_posix().lstrip("./")))
+def _refuse(changed: list[str], saved: dict, where: str) -> None:
+    why = ""
+    if "train.steps" in changed:  # the one key that is resumable only sometimes
+        why = (" (train.steps is fixed here because this run's learning-rate decay or "
+               "instance-noise schedule runs over it)")
+    raise GankitError(f"--resume: the config differs from {where}, in {', '.join(changed)}{why}; "
+                      "resume with that config or start a new run folder")
 
 
 def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes) -> None:
     """The newest checkpoint's own record against what a resume would continue it with."""
-    changed = resume_changes(meta.get("config", {}), cfg.to_dict())
+    saved = meta.get("config", {})
+    changed = resume_changes(saved, cfg.to_dict())
     if changed:  # config.toml may have been edited since: the checkpoint's config decides
-        raise GankitError(f"--resume: the config differs from the one the checkpoint in "
-                          f"{Path(run_dir) / 'checkpoints'} was trained with, in "
-                          f"{', '.join(changed)}; resume with that config or start a new run")
+        _refuse(changed, saved, f"the one the checkpoint in {Path(run_dir) / 'checkpoints'} "
+                                "was trained with")
     if meta.get("classes") != classes:  # a class folder added, removed or renamed
         raise GankitError(f"{run_dir}: the run was trained on classes {meta.get('classes')} "
                           f"and the data now holds {classes}; restore the data or start a new "
@@ -71,6 +73,11 @@ def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes) -> 
     if step > cfg.train.steps:
         raise GankitError(f"--resume: train.steps={cfg.train.steps} is below the checkpoint's "
                           f"step {step}; give at least {step}")
+
+
+def record_config(run_dir: Path, cfg: config_lib.Config) -> None:
+    """config.toml: the config the run trains with now (a resume may have changed how long)."""
+    atomic_write_text(Path(run_dir) / "config.toml", cfg.to_toml())
 
 
 def load_config(run_dir: Path) -> config_lib.Config:
@@ -92,18 +99,21 @@ def prepare(run_dir: Path, cfg: config_lib.Config, resume: bool) -> None:
         saved = load_config(run_dir).to_dict()
         changed = resume_changes(saved, cfg.to_dict())
         if changed:
-            raise GankitError(f"--resume: the config differs from {str(run_dir / 'config.toml')!r} "
-                              f"in {', '.join(changed)}; resume with the saved config or start "
-                              "a new run folder")
+            _refuse(changed, saved, repr(str(run_dir / "config.toml")))
         return
     if list_steps(ckpts):
         raise GankitError(f"run folder {str(run_dir)!r} already holds a run; pass --resume to "
                           "continue it or choose another --out")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not ckpts.is_dir():
+        raise GankitError(f"--out {str(run_dir)!r} is a folder with other files in it; give a "
+                          "new or empty folder for the run")
     try:
         (run_dir / "pictures").mkdir(parents=True, exist_ok=True)
         ckpts.mkdir(exist_ok=True)
+        # a run that stopped before its first checkpoint leaves these; they are not this run's
         (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-        atomic_write_text(run_dir / "config.toml", cfg.to_toml())
+        (run_dir / "eval.jsonl").unlink(missing_ok=True)
+        record_config(run_dir, cfg)
     except OSError as e:
         raise GankitError(f"--out {str(run_dir)!r}: cannot create the run folder there "
                           f"({e.strerror})") from None

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from gankit.errors import GankitError
+
 
 def latent(n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
     """z ~ N(0, I), (n, z_dim), drawn on the CPU so every device sees the same numbers."""
@@ -46,9 +48,18 @@ def evaluate(G: nn.Module, data, n: int | None = None, seed: int = 2024,
     `to_data` maps model space to data units (default: the data's own map). A conditional G
     draws every class in turn, and the metrics learn which class each sample was asked for.
     """
-    n = n or data.default_eval_n
+    n = data.default_eval_n if n is None else n
+    if n < 1:
+        raise GankitError(f"n={n}: evaluate at least 1 sample (None: the protocol's number)")
     n_classes = getattr(G, "n_classes", 0)
     labels = torch.arange(n) % n_classes if n_classes else None
-    x = (to_data or data.to_data)(generate(G, n, seed, labels=labels)).numpy()
+    model = generate(G, n, seed, labels=labels)
+    shape = data.net_shape
+    want = ((shape["dim"],) if "dim" in shape
+            else (shape["channels"], shape["resolution"], shape["resolution"]))
+    if tuple(model.shape[1:]) != want:
+        raise GankitError(f"the generator draws samples of shape {tuple(model.shape[1:])}; "
+                          f"this data's are {want}: evaluate a run on its own data")
+    x = (to_data or data.to_data)(model).numpy()
     extra = {} if labels is None else {"labels": labels.numpy()}
     return {"n": n, **data.metrics(x, **extra)}

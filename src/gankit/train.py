@@ -74,8 +74,11 @@ def build_networks(cfg: Config, shape: dict) -> tuple[nn.Module, nn.Module]:
                               f"{', '.join(unknown)}); use 'mlp' for vectors, 'dcgan' for images")
         try:
             nets.append(factory(**shape, **c.options))
-        except GankitError as e:  # name the config section when the net's message does not
-            raise GankitError(str(e) if str(e).startswith(role) else f"{role}: {e}") from None
+        except GankitError as e:  # name the config key (or section) the net's message is about
+            msg, params = str(e), inspect.signature(factory).parameters
+            key = msg.split(":", 1)[0]
+            raise GankitError(msg if msg.startswith(role) else f"{role}.{msg}" if key in params
+                              else f"{role}: {msg}") from None
     return nets[0], nets[1]
 
 
@@ -317,6 +320,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         run_lib.check_resume(run_dir, meta, cfg, state.classes)
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
+        run_lib.record_config(run_dir, cfg)  # `gankit train --resume` continues from here
         log.truncate_after(state.step)
         for record in log.read():
             monitor.observe(record)

@@ -142,8 +142,11 @@ class Points(VectorData):
             return univariate_metrics(samples, ref, float(ref.std()) or 1.0)
         return {"sliced_w1": sliced_w1(np.asarray(samples, np.float64), ref.astype(np.float64))}
 
-    def reference(self, n, seed=0):
-        return self.points.numpy()[:n]
+    def reference(self, n, seed=0):  # rows at random: a file may be sorted or grouped
+        if n >= len(self.points):
+            return self.points.numpy()
+        idx = torch.randperm(len(self.points), generator=torch.Generator().manual_seed(seed))
+        return self.points.numpy()[idx[:n].numpy()]
 
     def extent_sample(self):
         return self.points  # the user's own file: every row
@@ -157,9 +160,9 @@ def load_points(path: str) -> np.ndarray:
     if not p.is_file():
         raise GankitError(f"data.path: no such file {str(p)!r}")
     try:
-        if p.suffix == ".npy":
+        if p.suffix.lower() == ".npy":
             x = np.load(p, allow_pickle=False)
-        elif p.suffix in (".csv", ".txt"):
+        elif p.suffix.lower() in (".csv", ".txt"):
             x = _load_csv(p)
         else:
             raise GankitError(f"data.path {str(p)!r}: expected a .csv or .npy file")
@@ -194,7 +197,8 @@ def _load_csv(p: Path) -> np.ndarray:
     Errors name the file's own line numbers, which numpy's loaders (counting data rows) do not.
     """
     rows, width, first = [], None, True
-    for i, line in enumerate(p.read_text().splitlines(), 1):
+    # utf-8-sig: spreadsheets ("CSV UTF-8") start the file with a byte-order mark
+    for i, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), 1):
         line = line.split("#", 1)[0]  # comments, as np.savetxt writes its header and footer
         fields = [v.strip() for v in line.split(",")]
         if not line.strip():

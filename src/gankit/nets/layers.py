@@ -20,19 +20,19 @@ NORMS = ("none", "batch", "layer")
 
 def activation(name: str, inplace: bool = False) -> nn.Module:
     if name not in ACTIVATIONS:
-        raise GankitError(f"unknown activation {name!r}{closest(name, ACTIVATIONS)}")
+        raise GankitError(f"activation: unknown activation {name!r}{closest(name, ACTIVATIONS)}")
     return ACTIVATIONS[name](inplace)
 
 
 def output_activation(name: str) -> nn.Module:
     if name not in OUTPUTS:
-        raise GankitError(f"unknown output activation {name!r}{closest(name, OUTPUTS)}")
+        raise GankitError(f"out: unknown output activation {name!r}{closest(name, OUTPUTS)}")
     return OUTPUTS[name]()
 
 
 def norm_1d(name: str, width: int) -> nn.Module:
     if name not in NORMS:
-        raise GankitError(f"unknown norm {name!r}{closest(name, NORMS)}")
+        raise GankitError(f"norm: unknown norm {name!r}{closest(name, NORMS)}")
     if name == "none":
         return nn.Identity()
     return nn.BatchNorm1d(width) if name == "batch" else nn.LayerNorm(width)
@@ -46,7 +46,7 @@ def linear(n_in: int, n_out: int, spectral: bool, bias: bool = True) -> nn.Modul
 def norm_2d(name: str, channels: int) -> nn.Module:
     """Batch norm, layer norm over (C, H, W) as one group, or nothing, for (B, C, H, W) maps."""
     if name not in NORMS:
-        raise GankitError(f"unknown norm {name!r}{closest(name, NORMS)}")
+        raise GankitError(f"norm: unknown norm {name!r}{closest(name, NORMS)}")
     if name == "none":
         return nn.Identity()
     return nn.BatchNorm2d(channels) if name == "batch" else nn.GroupNorm(1, channels)

@@ -25,8 +25,9 @@ def _trunk(n_in: int, width: int, depth: int, act: str, norm: str, spectral: boo
 
 
 def _check(width: int, depth: int) -> None:
-    if width < 1 or depth < 1:
-        raise GankitError(f"MLP width and depth must be >= 1, got width={width}, depth={depth}")
+    for key, value in (("width", width), ("depth", depth)):
+        if value < 1:
+            raise GankitError(f"{key}: must be >= 1, got {value}")
 
 
 class MLPGenerator(nn.Module):

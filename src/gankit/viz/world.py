@@ -34,7 +34,9 @@ def d_surface(D, points_model: torch.Tensor, prob: bool) -> np.ndarray:
 def world_figure(state, data, cfg, n: int = 2000, seed: int = 7) -> Figure:
     prob = LOSSES[cfg.loss.name].prob
     fake = data.to_data(generate(state.G_eval, n, seed)).numpy()
-    real = data.reference(n, seed=seed)
+    # another seed: with z_dim = 1, equal seeds give the real and the generated 1-D samples the
+    # same normal draws, and their histograms would match spike for spike
+    real = data.reference(n, seed=seed + 1)
     title = f"step {state.step} — {cfg.data.kind}, loss {cfg.loss.name}"
     label = "D(x)" if prob else "critic score"
     if data.dim == 1:
