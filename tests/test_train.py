@@ -341,3 +341,12 @@ def test_evaluate_refuses_a_generator_of_other_data_and_no_samples(tiny):
         with pytest.raises(GankitError, match=f"n={n}: evaluate at least 1 sample"):
             evaluate(st.G, data, n=n)
     assert evaluate(st.G, data, n=5)["n"] == 5
+
+
+def test_callbacks_see_every_logged_record(tiny, tmp_path):
+    seen = []
+    st = fit(tiny("ring"), tmp_path, progress=False,
+             callbacks=[lambda state, record: seen.append((state.step, dict(record)))])
+    logged = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r for _, r in seen] == logged and [s for s, _ in seen] == [5, 10, 15, 20]
+    assert st.step == 20

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -291,12 +292,15 @@ def _to(y: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
 
 
 def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | None = None,
-        progress: bool = True) -> GANState:
+        progress: bool = True, callbacks: Sequence[Callable[[GANState, dict], None]] = ()
+        ) -> GANState:
     """Train per `cfg` into `run_dir`; with `resume`, continue its newest checkpoint exactly.
 
     `until` stops (with a checkpoint) after that many G steps, to be resumed later;
     `train.max_minutes` stops the same way once this call has trained that long (a resume gets a
     fresh budget). Schedules tied to `train.steps` (lr_decay, instance_noise) are not rescaled.
+    Each of `callbacks` is called as `callback(state, record)` with every record written to
+    metrics.jsonl (a live plot, another logger); it should read the state, not change it.
     """
     t, run_dir = cfg.train, Path(run_dir)
     from gankit import viz  # matplotlib is imported only when a run starts
@@ -409,6 +413,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                     record["alarms"] = alarms
                 monitor.observe(record)
                 log.append(record)
+                for callback in callbacks:
+                    callback(state, record)
                 bar.set_postfix({label: f"{record[k]:.3g}" for k, label in BAR.items()
                                  if k in record})
             if (t.picture_every and state.step % t.picture_every == 0) or done:
