@@ -252,9 +252,21 @@ def test_out_must_be_new_empty_or_a_run_folder(tmp_path):
     code, text = run("train", "ring", *TINY, "--out", mine)
     assert code == 2 and "other files in it" in text
     assert (mine / "config.toml").read_text() == "# my own file"
+    other = tmp_path / "other"  # another tool's folder that happens to hold checkpoints/
+    (other / "checkpoints").mkdir(parents=True)
+    (other / "checkpoints" / "model.ckpt").write_text("weights")
+    (other / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    code, text = run("train", "ring", *TINY, "--out", other)
+    assert code == 2 and "other files in it" in text
+    assert (other / "metrics.jsonl").read_text() == '{"epoch": 1}\n'
     # a run that stopped before its first checkpoint may be started again, afresh
     left = tmp_path / "left"
-    (left / "checkpoints").mkdir(parents=True)
+    assert run("train", "ring", *TINY, "train.steps=2", "train.checkpoint_every=100",
+               "--out", left, "--until", 1, "--quiet")[0] == 0  # --until saves a checkpoint:
+    for p in (left / "checkpoints").iterdir():  # take it away, as a crash before it would
+        p.unlink()
     (left / "eval.jsonl").write_text('{"step": 9999}\n')
+    (left / "pictures" / "world_00009999.png").write_bytes(b"old")
     assert run("train", "ring", *TINY, "train.steps=2", "--out", left, "--quiet")[0] == 0
     assert not (left / "eval.jsonl").exists()
+    assert not (left / "pictures" / "world_00009999.png").exists()

@@ -147,6 +147,11 @@ def test_folder_follows_linked_folders_skips_hidden_ones_and_keeps_every_class(t
     _save(root / "cats" / "._a.png", (8, 8), (2, 2, 2))
     data = build("folder", {"path": str(root), "resolution": 8, "conditional": True})
     assert data.classes == ["cats", "dogs"] and data.labels.tolist() == [0, 1, 1]
+    # a folder reached twice (a link beside the real one) counts under its first name in order
+    (root / "zebras").symlink_to(store / "dogs", target_is_directory=True)
+    data = build("folder", {"path": str(root), "resolution": 8, "conditional": True})
+    assert data.classes == ["cats", "dogs"] and len(data) == 3
+    (root / "zebras").unlink()
     (root / "birds").mkdir()
     (root / "birds" / "bad.png").write_text("not an image")
     with pytest.raises(GankitError, match="class folder 'birds' holds no readable image"):

@@ -350,3 +350,48 @@ def test_callbacks_see_every_logged_record(tiny, tmp_path):
     logged = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r for _, r in seen] == logged and [s for s, _ in seen] == [5, 10, 15, 20]
     assert st.step == 20
+
+
+_NONSATURATING = LOSSES["nonsaturating"]
+
+
+def _nan_d_loss_at(calls_that_fail):
+    original = _NONSATURATING  # not LOSSES[...]: it may hold an earlier patch, counting on
+    calls = {"n": 0}
+
+    def d(real, fake, target):
+        calls["n"] += 1
+        loss = original.d(real, fake, target)
+        return loss * float("nan") if calls["n"] in calls_that_fail else loss
+
+    return GANLoss(d, original.g, True, "")
+
+
+def test_a_failed_d_step_ends_the_step_and_the_average_of_g_waits(tiny, tmp_path, monkeypatch):
+    # n_critic 2, the first D update fails: the second must not run on top of it, and the EMA of
+    # G must not move on a skipped step (G did not)
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({1}))
+    cfg = tiny("ring", "train.steps=1", "train.n_critic=2", "train.ema=0.5")
+    data = build(cfg.data.kind, cfg.data.options)
+    init = build_state(cfg, data, torch.device("cpu"))
+    st = fit(cfg, tmp_path / "a", progress=False)
+    assert same(params(init.D), params(st.D)) and same(params(init.G), params(st.G))
+    # step 1 trains, step 2 is skipped: G's average stays where step 1 left it
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({2}))
+    one = fit(tiny("ring", "train.steps=2", "train.ema=0.5"), tmp_path / "b", until=1,
+              progress=False)
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({2}))
+    two = fit(tiny("ring", "train.steps=2", "train.ema=0.5"), tmp_path / "c", progress=False)
+    assert same(params(one.G_ema), params(two.G_ema))
+
+
+def test_the_count_of_bad_steps_in_a_row_survives_a_resume(tiny, tmp_path, monkeypatch):
+    cfg = tiny("ring", "train.steps=10", "train.checkpoint_every=1")
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({4, 5, 6}))
+    with pytest.raises(DivergenceError, match="step 5: .*NaN/Inf for 3 steps"):
+        fit(cfg, tmp_path / "straight", progress=False)
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({4, 5, 6}))
+    fit(cfg, tmp_path / "split", until=5, progress=False)  # steps 4 and 5 failed
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({1}))  # the resume's first
+    with pytest.raises(DivergenceError, match="step 5: .*NaN/Inf for 3 steps"):
+        fit(cfg, tmp_path / "split", resume=True, progress=False)

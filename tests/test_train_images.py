@@ -156,6 +156,8 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
 @pytest.mark.parametrize("args, match", [
     (["sample", "{run}", "--out", "{tmp}/x.npy", "--class", "sandal"], "unknown class 'sandal'"),
     (["sample", "{run}", "--out", "{tmp}/x.jpg"], "FILE.npy, grid.png or a folder"),
+    (["sample", "{run}", "--out", "{tmp}/grid.svg"], "FILE.npy, grid.png or a folder"),
+    (["sample", "{run}", "--out", "{tmp}/grid.pgn"], "FILE.npy, grid.png or a folder"),
     (["interpolate", "{run}", "--out", "{tmp}/w.png"], "animated .gif"),
     (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", "1"], "at least two seeds"),
     (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", "a,b"], "integers"),
@@ -215,6 +217,12 @@ def test_resume_refuses_data_whose_classes_changed(tmp_path):
     (tmp_path / "photos" / "dogs").rename(tmp_path / "photos" / "wolves")  # same count, renamed
     with pytest.raises(GankitError, match=r"trained on classes \['cats', 'dogs'\].*'wolves'"):
         fit(cfg, tmp_path / "run", resume=True, progress=False)
+    # images cannot be checked by their contents on resume: another folder is another dataset
+    (tmp_path / "photos" / "wolves").rename(tmp_path / "photos" / "dogs")
+    (tmp_path / "photos").rename(tmp_path / "other")
+    moved = config.load(tmp_path / "run" / "config.toml", [f"data.path={tmp_path / 'other'}"])
+    with pytest.raises(GankitError, match="differs from .*in data.path"):
+        fit(moved, tmp_path / "run", resume=True, progress=False)
 
 
 def test_snapshots_show_every_class():

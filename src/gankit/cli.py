@@ -14,9 +14,6 @@ from gankit.errors import DivergenceError, GankitError
 
 # seeds as a config's train.seed takes them: TOML's 64-bit integers
 SEED = click.IntRange(-2**63, 2**63 - 1)
-# suffixes that name a file, not a folder, for `sample --out` (a folder may be "runs/v1.2")
-FILE_SUFFIXES = (".npz", ".txt", ".csv", ".json", ".pt", ".pth", ".pkl", ".gif", ".jpg",
-                 ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 class _Group(click.Group):
@@ -120,11 +117,13 @@ def sample(run, n, seed, out, cls, device):
 
     out = Path(out)
     suffix = out.suffix.lower()
+    # a folder: no suffix, an existing folder, or a version-like name ("runs/v1.2")
+    folder = not suffix or out.is_dir() or suffix[1:].isdigit()
     kind = suffix[1:] if suffix in (".npy", ".png") else "folder"
     loaded = load_run(run, device, device_key="--device")
     if kind != "npy" and not loaded.is_image:
         raise GankitError(f"--out {str(out)!r}: toy-world samples are written as .npy")
-    if suffix in FILE_SUFFIXES:
+    if kind == "folder" and not folder:
         raise GankitError(f"--out {str(out)!r}: give FILE.npy, grid.png or a folder")
     if kind != "folder":
         _check_parent(out)

@@ -56,8 +56,7 @@ def extractor(name: str, inception: str | None = None, device: str = "cpu"):
     if name == "digits":
         from gankit.metrics.classifier import DigitFeatures
         return DigitFeatures()
-    raise GankitError(f"unknown feature extractor {name!r}{closest(name, EXTRACTORS)}; valid: "
-                      f"{', '.join(EXTRACTORS)}")
+    raise GankitError(f"unknown feature extractor {name!r}{closest(name, EXTRACTORS)}")
 
 
 def reference_images(cfg, data, n: int) -> np.ndarray:

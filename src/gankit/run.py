@@ -28,11 +28,11 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-# Keys a resume may change: how long and where to train, where the data lies, how often to log
-# and the description, not what is trained. train.steps only where no schedule (lr_decay,
-# instance noise) is tied to it. A moved data file is checked by its contents instead: vector
-# data against the saved mean and scale, conditional data against the saved classes.
-RESUMABLE = {"description", "data.path", "train.steps", "train.max_minutes", "train.device",
+# Keys a resume may change: how long and where to train, how often to log and the description,
+# not what is trained. train.steps only where no schedule (lr_decay, instance noise) is tied to
+# it; data.path only for vector data, whose contents a resume checks exactly (the saved mean and
+# scale), or where it names the same file as before.
+RESUMABLE = {"description", "train.steps", "train.max_minutes", "train.device",
              "train.log_every", "train.eval_every", "train.monitor_every",
              "train.monitor_after", "train.picture_every", "train.checkpoint_every",
              "train.keep_checkpoints", "train.max_bad_steps"}
@@ -43,10 +43,24 @@ def _scheduled(saved: dict) -> bool:
     return train.get("lr_decay", "none") != "none" or train.get("instance_noise", 0) > 0
 
 
+def _path_may_change(saved: dict, new: dict) -> bool:
+    from gankit.data import IMAGE_KINDS
+
+    old_path, new_path = saved.get("data", {}).get("path"), new.get("data", {}).get("path")
+    return saved.get("data", {}).get("kind") not in IMAGE_KINDS or _same_path(old_path, new_path)
+
+
+def _same_path(old, new) -> bool:
+    # runs made before paths were stored absolute hold the path relative to where they ran
+    return isinstance(old, str) and isinstance(new, str) and bool(old) and (
+        old == new or Path(new).as_posix().endswith("/" + Path(old).as_posix().lstrip("./")))
+
+
 def resume_changes(saved: dict, new: dict) -> list[str]:
     """Keys that differ between a run's config and the one it is resumed with and may not."""
     return [key for key in diff_configs(saved, new)
-            if key not in RESUMABLE or (key == "train.steps" and _scheduled(saved))]
+            if not (key in RESUMABLE and not (key == "train.steps" and _scheduled(saved))
+                    or key == "data.path" and _path_may_change(saved, new))]
 
 
 def _refuse(changed: list[str], saved: dict, where: str) -> None:
@@ -73,6 +87,20 @@ def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes) -> 
     if step > cfg.train.steps:
         raise GankitError(f"--resume: train.steps={cfg.train.steps} is below the checkpoint's "
                           f"step {step}; give at least {step}")
+
+
+def _unfinished_run(run_dir: Path) -> bool:
+    """A gankit run that stopped before its first checkpoint: its config.toml loads and its
+    checkpoints/ holds nothing but (temporary) checkpoint files."""
+    ckpts = run_dir / "checkpoints"
+    if not ckpts.is_dir() or any(not p.name.lstrip(".").startswith("step_")
+                                          for p in ckpts.iterdir()):
+        return False
+    try:
+        load_config(run_dir)
+    except GankitError:
+        return False
+    return True
 
 
 def record_config(run_dir: Path, cfg: config_lib.Config) -> None:
@@ -104,15 +132,17 @@ def prepare(run_dir: Path, cfg: config_lib.Config, resume: bool) -> None:
     if list_steps(ckpts):
         raise GankitError(f"run folder {str(run_dir)!r} already holds a run; pass --resume to "
                           "continue it or choose another --out")
-    if run_dir.is_dir() and any(run_dir.iterdir()) and not ckpts.is_dir():
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not _unfinished_run(run_dir):
         raise GankitError(f"--out {str(run_dir)!r} is a folder with other files in it; give a "
                           "new or empty folder for the run")
     try:
         (run_dir / "pictures").mkdir(parents=True, exist_ok=True)
         ckpts.mkdir(exist_ok=True)
         # a run that stopped before its first checkpoint leaves these; they are not this run's
-        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-        (run_dir / "eval.jsonl").unlink(missing_ok=True)
+        for stale in ("metrics.jsonl", "eval.jsonl", "pictures/*.png", "samples/*.png",
+                      "samples/*.gif"):
+            for path in run_dir.glob(stale):
+                path.unlink()
         record_config(run_dir, cfg)
     except OSError as e:
         raise GankitError(f"--out {str(run_dir)!r}: cannot create the run folder there "

@@ -56,6 +56,7 @@ class GANState:
     net_shape: dict  # the data's side of the networks' arguments, saved to rebuild them
     classes: list[str] | None = None  # names of a conditional run's classes
     step: int = 0  # completed G steps
+    bad_steps: int = 0  # steps in a row skipped for a NaN/Inf loss (saved: a resume counts on)
 
     @property
     def G_eval(self) -> nn.Module:
@@ -210,7 +211,8 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
     # the data's affine map, so samples can be put in data units without the data at hand
     tensors |= {"data.shift": state.data_shift, "data.scale": state.data_scale}
     meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d,
-            "net_shape": state.net_shape, "classes": state.classes}
+            "net_shape": state.net_shape, "classes": state.classes,
+            "bad_steps": state.bad_steps}
     return tensors, meta
 
 
@@ -231,6 +233,7 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
                                if k.startswith("rng.") and k != "rng.loop"})
     state.rng.set_state(tensors["rng.loop"])
     state.step = int(meta["step"])
+    state.bad_steps = int(meta.get("bad_steps", 0))  # checkpoints before it was saved: 0
 
 
 def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
@@ -329,7 +332,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         for record in log.read():
             monitor.observe(record)
     end = min(t.steps, until) if until is not None else t.steps
-    stats, bad, skipped, started = Stats(), 0, 0, time.time()
+    stats, skipped, started = Stats(), 0, time.time()
     buffers = _Buffers(state.G, state.D)
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
                desc=cfg.data.kind)
@@ -345,9 +348,11 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                         group["lr"] = lr * (1 - step / t.steps)
 
             # Train D: n_critic steps (plus the pretraining steps before the first G step).
-            buffers.take()
+            # An update whose loss is NaN/Inf is skipped: no optimizer step, and the batch-norm
+            # statistics its forward passes changed are put back; the rest of the step with it.
             ok, fake, n_d = True, None, t.n_critic + (t.d_pretrain if step == 0 else 0)
             for i in range(n_d):
+                buffers.take()
                 real, y = data.batch(t.batch_size, state.rng)
                 real, y = real.to(device), _to(y, device)
                 if t.share_fake and i == n_d - 1:  # the G step below reuses this batch
@@ -355,6 +360,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                 out = d_step(state, real, y, cfg, noise_std, augment, fake)
                 if out is None:  # no further D steps on top of a failed one
                     ok = False
+                    buffers.restore()
                     break
                 for k, v in out.items():
                     stats.report(k, v)
@@ -362,20 +368,23 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             # Train G through the frozen D (not against a D whose own step just failed).
             if fake is None:
                 y = _to(data.fake_labels(t.batch_size, state.rng), device)
-            out = g_step(state, y, t.batch_size, cfg, noise_std, augment, fake) if ok else None
-            ok = ok and out is not None
-            for k, v in (out or {}).items():
-                stats.report(k, v)
+            if ok:
+                buffers.take()
+                out = g_step(state, y, t.batch_size, cfg, noise_std, augment, fake)
+                if out is None:
+                    ok = False
+                    buffers.restore()
+                for k, v in (out or {}).items():
+                    stats.report(k, v)
 
             # Update G_ema.
             if state.G_ema is not None and ok:
                 ema_update(state.G_ema, state.G, t.ema)
 
-            # A NaN/Inf loss skips the step (no optimizer step; the nets' statistics put back);
-            # it is counted and reported, and a run that keeps diverging stops.
-            if not ok:
-                buffers.restore()
-            bad, skipped = (0, skipped) if ok else (bad + 1, skipped + 1)
+            # A skipped update is counted and reported; a run that keeps diverging stops.
+            state.bad_steps = 0 if ok else state.bad_steps + 1
+            skipped += not ok
+            bad = state.bad_steps
             if bad >= t.max_bad_steps:
                 last = checkpoint.list_steps(run_dir / "checkpoints")
                 kept = f"step {last[-1]}" if last else "none"

@@ -211,7 +211,8 @@ def _image_files(root: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # the first name in order
+        # reaches a folder linked twice, on every file system
         files += [Path(here) / n for n in names
                   if not n.startswith(".") and Path(n).suffix.lower() in EXTENSIONS]
     return sorted(p for p in files if p.is_file())
