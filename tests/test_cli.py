@@ -270,3 +270,15 @@ def test_out_must_be_new_empty_or_a_run_folder(tmp_path):
     assert run("train", "ring", *TINY, "train.steps=2", "--out", left, "--quiet")[0] == 0
     assert not (left / "eval.jsonl").exists()
     assert not (left / "pictures" / "world_00009999.png").exists()
+
+
+def test_image_data_may_move_only_where_its_digest_is_checked():
+    from gankit.run import resume_changes
+
+    saved = {"data": {"kind": "folder", "path": "/a/photos"}, "train": {}}
+    new = {"data": {"kind": "folder", "path": "/b/photos"}, "train": {}}
+    assert resume_changes(saved, new, contents_checked=True) == []
+    assert resume_changes(saved, new) == ["data.path"]  # a checkpoint from before the digest
+    old = {"data": {"kind": "folder", "path": "photos"}, "train": {}}  # relative, as once saved
+    assert resume_changes(old, {"data": {"kind": "folder", "path": "/home/me/photos"},
+                                "train": {}}) == []

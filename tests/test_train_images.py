@@ -217,11 +217,15 @@ def test_resume_refuses_data_whose_classes_changed(tmp_path):
     (tmp_path / "photos" / "dogs").rename(tmp_path / "photos" / "wolves")  # same count, renamed
     with pytest.raises(GankitError, match=r"trained on classes \['cats', 'dogs'\].*'wolves'"):
         fit(cfg, tmp_path / "run", resume=True, progress=False)
-    # images cannot be checked by their contents on resume: another folder is another dataset
+    # the same images in a moved folder resume (their digest is in the checkpoint) ...
     (tmp_path / "photos" / "wolves").rename(tmp_path / "photos" / "dogs")
-    (tmp_path / "photos").rename(tmp_path / "other")
-    moved = config.load(tmp_path / "run" / "config.toml", [f"data.path={tmp_path / 'other'}"])
-    with pytest.raises(GankitError, match="differs from .*in data.path"):
+    (tmp_path / "photos").rename(tmp_path / "moved")
+    moved = config.load(tmp_path / "run" / "config.toml", [f"data.path={tmp_path / 'moved'}"])
+    fit(moved, tmp_path / "run", resume=True, until=3, progress=False)
+    # ... other images do not, moved or not
+    Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
+        tmp_path / "moved" / "cats" / "new.png")
+    with pytest.raises(GankitError, match="differ from those the run was trained on"):
         fit(moved, tmp_path / "run", resume=True, progress=False)
 
 

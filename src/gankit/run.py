@@ -30,8 +30,9 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 # Keys a resume may change: how long and where to train, how often to log and the description,
 # not what is trained. train.steps only where no schedule (lr_decay, instance noise) is tied to
-# it; data.path only for vector data, whose contents a resume checks exactly (the saved mean and
-# scale), or where it names the same file as before.
+# it; data.path where a resume checks the data's contents (vector data: the saved mean and scale,
+# exactly; images: the digest of the decoded images in checkpoints since 2026-11-27), or where it
+# names the same file as before.
 RESUMABLE = {"description", "train.steps", "train.max_minutes", "train.device",
              "train.log_every", "train.eval_every", "train.monitor_every",
              "train.monitor_after", "train.picture_every", "train.checkpoint_every",
@@ -43,11 +44,12 @@ def _scheduled(saved: dict) -> bool:
     return train.get("lr_decay", "none") != "none" or train.get("instance_noise", 0) > 0
 
 
-def _path_may_change(saved: dict, new: dict) -> bool:
+def _path_may_change(saved: dict, new: dict, checked: bool) -> bool:
     from gankit.data import IMAGE_KINDS
 
     old_path, new_path = saved.get("data", {}).get("path"), new.get("data", {}).get("path")
-    return saved.get("data", {}).get("kind") not in IMAGE_KINDS or _same_path(old_path, new_path)
+    return (checked or saved.get("data", {}).get("kind") not in IMAGE_KINDS
+            or _same_path(old_path, new_path))
 
 
 def _same_path(old, new) -> bool:
@@ -56,11 +58,13 @@ def _same_path(old, new) -> bool:
         old == new or Path(new).as_posix().endswith("/" + Path(old).as_posix().lstrip("./")))
 
 
-def resume_changes(saved: dict, new: dict) -> list[str]:
-    """Keys that differ between a run's config and the one it is resumed with and may not."""
+def resume_changes(saved: dict, new: dict, contents_checked: bool = False) -> list[str]:
+    """Keys that differ between a run's config and the one it is resumed with and may not.
+
+    `contents_checked`: image data's digest will be compared, so its path may change too."""
     return [key for key in diff_configs(saved, new)
             if not (key in RESUMABLE and not (key == "train.steps" and _scheduled(saved))
-                    or key == "data.path" and _path_may_change(saved, new))]
+                    or key == "data.path" and _path_may_change(saved, new, contents_checked))]
 
 
 def _refuse(changed: list[str], saved: dict, where: str) -> None:
@@ -72,10 +76,12 @@ def _refuse(changed: list[str], saved: dict, where: str) -> None:
                       "resume with that config or start a new run folder")
 
 
-def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes) -> None:
+def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes,
+                 fingerprint: str | None = None) -> None:
     """The newest checkpoint's own record against what a resume would continue it with."""
     saved = meta.get("config", {})
-    changed = resume_changes(saved, cfg.to_dict())
+    digest = meta.get("data_fingerprint")
+    changed = resume_changes(saved, cfg.to_dict(), contents_checked=digest is not None)
     if changed:  # config.toml may have been edited since: the checkpoint's config decides
         _refuse(changed, saved, f"the one the checkpoint in {Path(run_dir) / 'checkpoints'} "
                                 "was trained with")
@@ -83,6 +89,10 @@ def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes) -> 
         raise GankitError(f"{run_dir}: the run was trained on classes {meta.get('classes')} "
                           f"and the data now holds {classes}; restore the data or start a new "
                           "run")
+    if digest is not None and digest != fingerprint:  # images added, removed or edited
+        raise GankitError(f"{run_dir}: the images in data.path={cfg.data.options.get('path')!r} "
+                          "differ from those the run was trained on (files added, removed or "
+                          "changed); restore them or start a new run")
     step = meta.get("step", 0)
     if step > cfg.train.steps:
         raise GankitError(f"--resume: train.steps={cfg.train.steps} is below the checkpoint's "
@@ -125,7 +135,8 @@ def prepare(run_dir: Path, cfg: config_lib.Config, resume: bool) -> None:
         if not list_steps(ckpts):
             raise GankitError(f"--resume: no checkpoint in {str(ckpts)!r}")
         saved = load_config(run_dir).to_dict()
-        changed = resume_changes(saved, cfg.to_dict())
+        # a moved data path is judged against the checkpoint (and its data digest) in fit
+        changed = resume_changes(saved, cfg.to_dict(), contents_checked=True)
         if changed:
             _refuse(changed, saved, repr(str(run_dir / "config.toml")))
         return

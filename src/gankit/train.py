@@ -55,6 +55,7 @@ class GANState:
     data_scale: torch.Tensor
     net_shape: dict  # the data's side of the networks' arguments, saved to rebuild them
     classes: list[str] | None = None  # names of a conditional run's classes
+    data_fingerprint: str | None = None  # image data's digest (data.fingerprint), for resumes
     step: int = 0  # completed G steps
     bad_steps: int = 0  # steps in a row skipped for a NaN/Inf loss (saved: a resume counts on)
 
@@ -96,7 +97,7 @@ def build_state(cfg: Config, data: VectorData, device: torch.device) -> GANState
     rng = torch.Generator().manual_seed(t.seed)
     classes = list(data.classes) if data.n_classes else None
     return GANState(G, D, G_ema, opt_g, opt_d, rng, device, data.shift, data.scale,
-                    dict(data.net_shape), classes)
+                    dict(data.net_shape), classes, data.fingerprint())
 
 
 def _with_noise(x: torch.Tensor, std: float, rng: torch.Generator) -> torch.Tensor:
@@ -212,7 +213,7 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
     tensors |= {"data.shift": state.data_shift, "data.scale": state.data_scale}
     meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d,
             "net_shape": state.net_shape, "classes": state.classes,
-            "bad_steps": state.bad_steps}
+            "bad_steps": state.bad_steps, "data_fingerprint": state.data_fingerprint}
     return tensors, meta
 
 
@@ -324,7 +325,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     monitor = Monitor(data)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
-        run_lib.check_resume(run_dir, meta, cfg, state.classes)
+        run_lib.check_resume(run_dir, meta, cfg, state.classes, state.data_fingerprint)
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         run_lib.record_config(run_dir, cfg)  # `gankit train --resume` continues from here

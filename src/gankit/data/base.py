@@ -52,6 +52,11 @@ class VectorData(ABC):
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale.to(x.device) + self.shift.to(x.device)
 
+    def fingerprint(self) -> str | None:
+        """A digest of the data's contents that a resume compares, or None where `check_map`
+        (the exact mean and scale of vector data) already tells one dataset from another."""
+        return None
+
     def check_map(self, shift: torch.Tensor, scale: torch.Tensor, where: str) -> None:
         """Fail if a run saved another model-space map than this data gives (the file changed)."""
         if not (torch.equal(self.shift, shift) and torch.equal(self.scale, scale)):

@@ -7,6 +7,7 @@ training rather than decoding files.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -98,6 +99,16 @@ class ImageData:
                                            generator=torch.Generator().manual_seed(seed))[:n]]
         return x.permute(0, 2, 3, 1).numpy()
 
+    def fingerprint(self) -> str:
+        """SHA-256 of the decoded images and labels (0.1 s for MNIST's 47 MB), so a resume knows
+        the same images when their folder moved, and other images when it did not."""
+        if getattr(self, "_fingerprint", None) is None:
+            h = hashlib.sha256(self.images.numpy().tobytes())
+            if self.labels is not None:
+                h.update(self.labels.numpy().tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
     def check_map(self, shift: torch.Tensor, scale: torch.Tensor, where: str) -> None:
         """Images always use the fixed map above; a vector run's map means the wrong data."""
         if shift.shape != self.shift.shape or not torch.equal(shift, self.shift):
@@ -153,6 +164,9 @@ class StackedMNIST(ImageData):
 
     def __len__(self) -> int:
         return len(self.digits) ** 3
+
+    def fingerprint(self) -> str:
+        return self.digits.fingerprint()  # triples are drawn from these digits
 
     def pick(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         i = torch.randint(len(self.digits), (3, n), generator=generator)
