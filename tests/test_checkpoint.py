@@ -65,6 +65,16 @@ def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path
     assert prefixes == {"G", "D", "G_ema", "opt_g", "opt_d", "rng", "data"}
 
 
+@pytest.mark.parametrize("value", ["x", None, 2.7])
+def test_a_non_integer_bad_step_count_is_a_clear_error(tiny, tmp_path, value):
+    fit(tiny("ring", "train.steps=4", "train.checkpoint_every=4"), tmp_path, progress=False)
+    meta_path = tmp_path / "checkpoints" / "step_00000004.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps(meta | {"bad_steps": value}))
+    with pytest.raises(GankitError, match="'bad_steps' must be an integer"):
+        checkpoint.load(tmp_path / "checkpoints")
+
+
 def test_a_missing_step_lists_the_steps_there_are(tiny, tmp_path):
     fit(tiny("ring", "train.steps=8", "train.checkpoint_every=4"), tmp_path, progress=False)
     with pytest.raises(GankitError, match="no checkpoint of step 5 .*its steps: 4, 8"):

@@ -265,11 +265,43 @@ def test_out_must_be_new_empty_or_a_run_folder(tmp_path):
                "--out", left, "--until", 1, "--quiet")[0] == 0  # --until saves a checkpoint:
     for p in (left / "checkpoints").iterdir():  # take it away, as a crash before it would
         p.unlink()
-    (left / "eval.jsonl").write_text('{"step": 9999}\n')
     (left / "pictures" / "world_00009999.png").write_bytes(b"old")
-    assert run("train", "ring", *TINY, "train.steps=2", "--out", left, "--quiet")[0] == 0
-    assert not (left / "eval.jsonl").exists()
+    (left / "pictures" / "my_notes.png").write_bytes(b"mine")  # not a name gankit writes
+    code, text = run("train", "ring", *TINY, "train.steps=2", "--out", left, "--quiet")
+    assert code == 0 and f"pictures in {left / 'pictures'}" in text, text
     assert not (left / "pictures" / "world_00009999.png").exists()
+    assert (left / "pictures" / "my_notes.png").read_bytes() == b"mine"
+    # a finished run whose checkpoints were deleted is not an unfinished one: its results stay
+    for p in (left / "checkpoints").iterdir():
+        p.unlink()
+    (left / "eval.jsonl").write_text('{"step": 2}\n')
+    code, text = run("train", "ring", *TINY, "--out", left)
+    assert code == 2 and "other files in it" in text and (left / "eval.jsonl").exists()
+    # another tool's folder whose config.toml happens to parse
+    tool = tmp_path / "tool"
+    (tool / "checkpoints").mkdir(parents=True)
+    (tool / "checkpoints" / "step_1000.pt").write_text("weights")
+    (tool / "config.toml").write_text("[train]\nsteps = 1000\n")
+    code, text = run("train", "ring", *TINY, "--out", tool)
+    assert code == 2 and "other files in it" in text
+    (tool / "checkpoints" / "step_1000.pt").unlink()
+    assert run("train", "ring", *TINY, "--out", tool)[0] == 2  # its config is not gankit's
+
+
+def test_paths_saved_before_they_were_absolute_still_match(monkeypatch):
+    from gankit.run import resume_changes
+
+    monkeypatch.setenv("HOME", "/home/me")
+
+    def changes(old, new):
+        return resume_changes({"data": {"kind": "folder", "path": old}, "train": {}},
+                              {"data": {"kind": "folder", "path": new}, "train": {}})
+
+    assert changes("~/photos", "/home/me/photos") == []
+    assert changes(".photos", "/home/me/.photos") == []
+    assert changes("./photos", "/home/me/photos") == []
+    assert changes("photos", "/home/me/other") == ["data.path"]
+    assert changes("/a/photos", "/b/photos") == ["data.path"]
 
 
 def test_image_data_may_move_only_where_its_digest_is_checked():

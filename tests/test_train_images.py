@@ -138,6 +138,8 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
     assert Image.open(tmp_path / "G.PNG").size == (2 + 2 * 10,) * 2
     assert cli("sample", run, "-n", 1, "--out", tmp_path / "v1.2")[0] == 0
     assert (tmp_path / "v1.2" / "000000.png").is_file()
+    assert cli("sample", run, "-n", 1, "--out", f"{tmp_path / 'model.v2b'}/")[0] == 0
+    assert (tmp_path / "model.v2b" / "000000.png").is_file()  # a trailing slash: a folder
     assert cli("interpolate", run, "--out", tmp_path / "W.GIF", "--frames", 2, "-n", 1)[0] == 0
 
     code, text = cli("interpolate", run, "--out", tmp_path / "w.gif", "--seeds", "1,2,3",

@@ -111,9 +111,10 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "sha256" not in meta:
         raise GankitError(f"checkpoint {str(meta_path)!r} is not a gankit checkpoint "
                           f"of format {FORMAT}")
-    if "step" in meta and (not isinstance(meta["step"], int) or isinstance(meta["step"], bool)):
-        raise GankitError(f"checkpoint {str(meta_path)!r}: 'step' must be an integer, got "
-                          f"{meta['step']!r}")
+    for key in ("step", "bad_steps"):
+        if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)):
+            raise GankitError(f"checkpoint {str(meta_path)!r}: {key!r} must be an integer, got "
+                              f"{meta[key]!r}")
     if not tensor_path.is_file():
         raise GankitError(f"checkpoint {str(tensor_path)!r} is missing")
     if file_digest(tensor_path) != meta["sha256"]:

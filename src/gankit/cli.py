@@ -83,7 +83,9 @@ def train(target, overrides, out, resume, seed, until, quiet):
         out = Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     click.echo(f"run folder: {out}", err=True)
     state = fit(cfg, out, resume=resume, until=until, progress=not quiet)
-    where = Path(out) / ("samples" if (Path(out) / "samples").is_dir() else "pictures")
+    from gankit.data import IMAGE_KINDS
+
+    where = Path(out) / ("samples" if cfg.data.kind in IMAGE_KINDS else "pictures")
     if state.step < cfg.train.steps:  # --until, Ctrl-C or train.max_minutes
         click.echo(f"stopped at step {state.step} of {cfg.train.steps}, with a checkpoint "
                    f"(pictures in {where}); continue with: gankit train --resume --out {out}",
@@ -115,8 +117,9 @@ def sample(run, n, seed, out, cls, device):
     from gankit.sampling import generate
     from gankit.viz.images import save_images
 
+    slash = str(out).endswith(("/", "\\"))  # Path() drops it: "runs/v2.b/" is a folder
     out = Path(out)
-    suffix = out.suffix.lower()
+    suffix = "" if slash else out.suffix.lower()
     # a folder: no suffix, an existing folder, or a version-like name ("runs/v1.2")
     folder = not suffix or out.is_dir() or suffix[1:].isdigit()
     kind = suffix[1:] if suffix in (".npy", ".png") else "folder"

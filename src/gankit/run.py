@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from gankit import config as config_lib
@@ -53,9 +54,14 @@ def _path_may_change(saved: dict, new: dict, checked: bool) -> bool:
 
 
 def _same_path(old, new) -> bool:
-    # runs made before paths were stored absolute hold the path relative to where they ran
-    return isinstance(old, str) and isinstance(new, str) and bool(old) and (
-        old == new or Path(new).as_posix().endswith("/" + Path(old).as_posix().lstrip("./")))
+    # runs made before paths were stored absolute hold the path as given (relative, or "~/...")
+    if not (isinstance(old, str) and isinstance(new, str) and old):
+        return False
+    o, n = Path(old).expanduser(), Path(new).expanduser()
+    if o.is_absolute() or old == new:
+        return o == n
+    parts = tuple(p for p in o.parts if p != ".")
+    return bool(parts) and n.parts[-len(parts):] == parts
 
 
 def resume_changes(saved: dict, new: dict, contents_checked: bool = False) -> list[str]:
@@ -72,6 +78,9 @@ def _refuse(changed: list[str], saved: dict, where: str) -> None:
     if "train.steps" in changed:  # the one key that is resumable only sometimes
         why = (" (train.steps is fixed here because this run's learning-rate decay or "
                "instance-noise schedule runs over it)")
+    elif "data.path" in changed:
+        why = (" (this checkpoint predates the digest that lets moved images be checked: "
+               "give the path it was trained with)")
     raise GankitError(f"--resume: the config differs from {where}, in {', '.join(changed)}{why}; "
                       "resume with that config or start a new run folder")
 
@@ -99,18 +108,28 @@ def check_resume(run_dir: Path, meta: dict, cfg: config_lib.Config, classes,
                           f"step {step}; give at least {step}")
 
 
+# what a gankit run writes before its first checkpoint, and nothing a user would keep
+STALE = ("metrics.jsonl", "pictures/world*.png", "pictures/curves.png", "samples/step_*.png",
+         "samples.png")
+
+
 def _unfinished_run(run_dir: Path) -> bool:
-    """A gankit run that stopped before its first checkpoint: its config.toml loads and its
-    checkpoints/ holds nothing but (temporary) checkpoint files."""
+    """A gankit run that stopped before its first checkpoint: a config.toml that gankit wrote
+    (every section, data.kind set), checkpoints/ holding nothing but checkpoint files (.json,
+    .safetensors, temporary), and nothing only a checkpointed run has (eval.jsonl, the GIF)."""
     ckpts = run_dir / "checkpoints"
-    if not ckpts.is_dir() or any(not p.name.lstrip(".").startswith("step_")
-                                          for p in ckpts.iterdir()):
+    if (not ckpts.is_dir() or (run_dir / "eval.jsonl").exists()
+            or (run_dir / "samples" / "training.gif").exists()):
+        return False
+    if any(not re.fullmatch(r"\.?step_\d{8}\.(json|safetensors)(\.tmp)?", p.name)
+           for p in ckpts.iterdir()):
         return False
     try:
-        load_config(run_dir)
-    except GankitError:
+        raw = config_lib.tomllib.loads((run_dir / "config.toml").read_text())
+    except (OSError, ValueError):
         return False
-    return True
+    return all(isinstance(raw.get(k), dict) for k in
+               ("data", "generator", "discriminator", "loss", "train")) and "kind" in raw["data"]
 
 
 def record_config(run_dir: Path, cfg: config_lib.Config) -> None:
@@ -149,9 +168,7 @@ def prepare(run_dir: Path, cfg: config_lib.Config, resume: bool) -> None:
     try:
         (run_dir / "pictures").mkdir(parents=True, exist_ok=True)
         ckpts.mkdir(exist_ok=True)
-        # a run that stopped before its first checkpoint leaves these; they are not this run's
-        for stale in ("metrics.jsonl", "eval.jsonl", "pictures/*.png", "samples/*.png",
-                      "samples/*.gif"):
+        for stale in STALE:  # an unfinished run's leftovers are not this run's
             for path in run_dir.glob(stale):
                 path.unlink()
         record_config(run_dir, cfg)
