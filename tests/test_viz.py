@@ -65,3 +65,16 @@ def test_real_and_generated_points_of_a_picture_are_independent_draws(tiny, monk
     monkeypatch.setattr(data, "reference", reference)
     world_figure(st, data, cfg)
     assert seeds["fake"] != seeds["real"]
+
+
+def test_loss_curves_mark_skipped_steps():
+    from gankit.viz.curves import curves_figure
+
+    records = [{"step": s, "d_loss": 1.0, "g_loss": 0.7, "d_real": 0.5, "d_fake": 0.5}
+               for s in (1, 2, 4)] + [{"step": 3, "skipped": 1}, {"step": 5, "skipped": 2}]
+    ax = curves_figure(records).axes[0]
+    marked = sorted(line.get_xdata()[0] for line in ax.lines if line.get_color() == "red")
+    assert marked == [3, 5]
+    assert "steps skipped (NaN/Inf loss)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    clean = curves_figure(records[:3]).axes[0]
+    assert not [line for line in clean.lines if line.get_color() == "red"]

@@ -13,6 +13,10 @@ def curves_figure(records: list[dict], prob: bool = True) -> Figure:
     marker = "o" if len(rows) < 3 else None  # a line through one point draws nothing
     for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
         ax1.plot(steps, [float(r.get(key, "nan")) for r in rows], label=label, marker=marker)
+    skipped = [r["step"] for r in records if r.get("skipped")]
+    for i, step in enumerate(skipped):  # divergence shown, not hidden: NaN/Inf steps marked
+        ax1.axvline(step, color="red", lw=0.8, alpha=0.5,
+                    label="steps skipped (NaN/Inf loss)" if i == 0 else None)
     ax1.set_xlabel("step")
     ax1.set_title("losses")
     ax1.legend()
