@@ -84,8 +84,9 @@ def main() -> None:
         evaluate(args.run, args.metrics, args.n, args.features, not args.no_ema, args.device)]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for row in rows:
+        gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None
         row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
-                "date": time.strftime("%Y-%m-%d")}
+                "torch": torch.__version__, "gpu": gpu, "date": time.strftime("%Y-%m-%d")}
         JsonLines(RESULTS).append(row)
         print(json.dumps(clean(row), allow_nan=False), flush=True)
 

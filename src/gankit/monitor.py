@@ -5,10 +5,12 @@ Every `train.monitor_every` steps (from step `train.monitor_after` on) the monit
 logging window's statistics and at `SAMPLES` fresh samples of G:
 - `d_wins`: D classifies >= 99 % of real and fake samples correctly (losses with a decision
   boundary): the game is lost for G and its learning signal fades.
-- `g_gradient`: G's gradient norm has fallen 100-fold below its peak in this run.
+- `g_gradient`: G's gradient norm has fallen 100-fold below its peak in this run while D tells
+  real from fake (accuracy >= 75 %; at equilibrium a flat D leaves G no gradient either).
 - `coverage` (mixtures): the samples miss whole modes (PacGAN's protocol, 2,500 samples).
 - `classes` (MNIST and Stacked MNIST digits): the shipped classifier finds a digit (in any colour
-  channel) in under a quarter of its fair share of the samples.
+  channel) in under a quarter of its fair share of the samples, or the digits' histogram is
+  lopsided (KL to uniform above 0.15 nats).
 - `modes` (Stacked MNIST): the samples hold under half the distinct digit triples that a sampler
   of all 1,000 would show in as many draws.
 - `duplicates` (any images): many samples have a near-copy among the others (nearest neighbour
@@ -33,15 +35,26 @@ from gankit.sampling import generate
 SAMPLES = 500  # per image check: a fraction of a second on 2 cores
 SEED = 7  # fixed latent samples, so successive checks see the same z
 RARE = 0.25  # a digit is missing below a quarter of its fair share (500 samples: under 13)
+LOPSIDED = 0.15  # nats of KL(class histogram || uniform): 500 real digits score ~0.01
+WINNING = 0.75  # D accuracy above which a vanished G gradient means D wins
 CHANNELS = ("red", "green", "blue")
 TRY = {
     "collapse": "try PacGAN packing (discriminator.pack=4), a lower D learning rate "
                 "(train.lr_d), the Wasserstein loss with a gradient penalty "
                 "(loss.name=wasserstein loss.penalty=gradient_penalty) or R1 (loss.penalty=r1)",
-    "d_wins": "try a lower D learning rate (train.lr_d), the non-saturating loss "
-              "(loss.name=nonsaturating), instance noise (train.instance_noise=0.1), one-sided "
-              "label smoothing (loss.label_smoothing=0.1) or R1 (loss.penalty=r1)",
 }
+
+
+def d_wins_advice(loss: str) -> str:
+    """What to try when D wins, for this loss (label smoothing only where it has a meaning)."""
+    tips = ["a lower D learning rate (train.lr_d)"]
+    if loss != "nonsaturating":
+        tips.append("the non-saturating loss (loss.name=nonsaturating)")
+    tips.append("instance noise (train.instance_noise=0.1)")
+    if loss in ("minimax", "nonsaturating", "least_squares"):
+        tips.append("one-sided label smoothing (loss.label_smoothing=0.1)")
+    tips.append("R1 (loss.penalty=r1)")
+    return "try " + ", ".join(tips[:-1]) + " or " + tips[-1]
 
 
 def _alarm(check: str, message: str) -> dict:
@@ -64,8 +77,8 @@ def nearest_distances(features: np.ndarray) -> np.ndarray:
 class Monitor:
     """Holds what the checks compare against: G's gradient peak and real-data baselines."""
 
-    def __init__(self, data):
-        self.data = data
+    def __init__(self, data, loss: str = "nonsaturating"):
+        self.data, self.loss = data, loss
         self.grad_peak = 0.0
         self.is_image = hasattr(data, "resolution")
         self._baselines = None  # image data: computed at the first check, not at start-up
@@ -75,6 +88,9 @@ class Monitor:
         other; None when the data has too few images for them."""
         if self._baselines is None:
             real = self.data.reference(2 * SAMPLES, seed=SEED)
+            # a small set comes back whole and in file order (class folders one after the
+            # other): mixed, or the "two real sets" would be two classes and recall 0
+            real = real[np.random.default_rng(SEED).permutation(len(real))]
             if len(real) < 20:
                 self._baselines = {}
             else:
@@ -102,9 +118,13 @@ class Monitor:
             alarms.append(_alarm("d_wins", (
                 f"D wins: it classifies {acc:.1%} of real and generated samples correctly, so "
                 f"G learns little from it (with the minimax loss its gradient vanishes); "
-                f"{TRY['d_wins']}")))
+                f"{d_wins_advice(self.loss)}")))
         grad = record.get("g_grad_norm")
-        if isinstance(grad, float) and math.isfinite(grad) and grad < self.grad_peak / 100:
+        # a flat D at equilibrium (D(x) = D(G(z)) = 1/2) also gives G no gradient: only a
+        # vanished gradient while D tells real from fake is the failure
+        d_ahead = acc is None or acc >= WINNING
+        if (isinstance(grad, float) and math.isfinite(grad) and grad < self.grad_peak / 100
+                and d_ahead):
             alarms.append(_alarm("g_gradient", (
                 f"G's gradient has vanished: its norm is {grad:.2g}, "
                 f"{self.grad_peak / max(grad, 1e-30):.0f}x below its peak {self.grad_peak:.2g} "
@@ -139,13 +159,21 @@ class Monitor:
         digits = [classify(images[..., c]).argmax(1) for c in range(images.shape[-1])]
         for c, d in enumerate(digits):
             counts = np.bincount(d, minlength=10)
+            p = counts / n
+            kl = float(np.sum(p[p > 0] * np.log(10 * p[p > 0])))  # KL(histogram || uniform)
             rare = [str(i) for i in range(10) if counts[i] < RARE * n / 10]
+            where = f" in the {CHANNELS[c]} channel" if len(digits) > 1 else ""
             if rare:
-                where = f" in the {CHANNELS[c]} channel" if len(digits) > 1 else ""
                 alarms.append(_alarm("classes", (
                     f"mode collapse: among {n} samples the digit classifier finds only "
                     f"{10 - len(rare)} of 10 digits{where} (rare or absent: {', '.join(rare)}; "
                     f"each should hold about {n // 10}); {TRY['collapse']}")))
+            elif kl > LOPSIDED:
+                top = int(counts.argmax())
+                alarms.append(_alarm("classes", (
+                    f"partial mode collapse: the digits{where} are lopsided (KL to uniform "
+                    f"{kl:.2f} nats; {top}s are {p[top]:.0%} of {n} samples, about 10 % each "
+                    f"expected); {TRY['collapse']}")))
         if len(digits) == 3:  # the channels' digits may each be balanced yet tied together
             modes = len(np.unique(100 * digits[0] + 10 * digits[1] + digits[2]))
             expected = 1000 * (1 - (1 - 1 / 1000) ** n)  # distinct triples of a uniform sampler

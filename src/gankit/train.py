@@ -322,7 +322,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         print(f"gankit: skipped {len(data.skipped)} unreadable files, listed in "
               f"{run_dir / 'skipped_files.txt'}", file=sys.stderr)
     augment = augment_lib.policy(t.augment)
-    monitor = Monitor(data)
+    monitor = Monitor(data, cfg.loss.name)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
         run_lib.check_resume(run_dir, meta, cfg, state.classes, state.data_fingerprint)
