@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from gankit.data import VectorData
 from gankit.data import build as build_data
 from gankit.ema import ema_update
 from gankit.errors import DivergenceError, GankitError
+from gankit.guards import Buffers, StopFlag
 from gankit.losses import LOSSES, GANLoss
 from gankit.monitor import Monitor
 from gankit.nets import DISCRIMINATORS, GENERATORS
@@ -249,45 +248,6 @@ def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
         raise DivergenceError(f"{e}; {kept}") from None
 
 
-class _StopFlag:
-    """Ctrl-C ends the loop after the current step, with a checkpoint, instead of mid-update."""
-
-    def __init__(self):
-        self.set = False
-        self._old = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, *_):
-        if self.set:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.set = True
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-
-
-class _Buffers:
-    """A copy of nets' buffers (BatchNorm statistics, spectral-norm vectors) to put back when a
-    step is skipped: its forward passes updated them with the batch that made the loss NaN/Inf."""
-
-    def __init__(self, *nets: nn.Module):
-        self.live = [b for net in nets for b in net.buffers()]
-        self.saved = [b.clone() for b in self.live]
-
-    def take(self) -> None:
-        if self.live:  # one call for all of them (a clone per buffer costs ~3x as much)
-            torch._foreach_copy_(self.saved, self.live)
-
-    def restore(self) -> None:
-        if self.live:
-            torch._foreach_copy_(self.live, self.saved)
-
-
 def _to(y: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
     return None if y is None else y.to(device)
 
@@ -334,11 +294,11 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             monitor.observe(record)
     end = min(t.steps, until) if until is not None else t.steps
     stats, skipped, started = Stats(), 0, time.time()
-    buffers = _Buffers(state.G, state.D)
+    buffers = Buffers(state.G, state.D)
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
                desc=cfg.data.kind)
 
-    with _StopFlag() as stop, bar:
+    with StopFlag() as stop, bar:
         out_of_time = False
         while state.step < end and not stop.set and not out_of_time:
             step = state.step
