@@ -175,7 +175,7 @@ def g_step(state: GANState, y: torch.Tensor | None, batch_size: int, cfg: Config
     """
     loss = LOSSES[cfg.loss.name]
     G, D = state.G, state.D
-    buffers = [b.clone() for b in D.buffers()]
+    buffers = Buffers(D)
     D.requires_grad_(False)
     try:
         fake = make_fake(state, batch_size, y) if fake is None else fake
@@ -187,9 +187,7 @@ def g_step(state: GANState, y: torch.Tensor | None, batch_size: int, cfg: Config
         g_loss.backward()
     finally:
         D.requires_grad_(True)
-        with torch.no_grad():
-            for b, saved in zip(D.buffers(), buffers):
-                b.copy_(saved)
+        buffers.restore()
     grads = [p.grad for p in G.parameters() if p.grad is not None]
     grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
     state.opt_g.step()
@@ -345,14 +343,13 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             # A skipped update is counted and reported; a run that keeps diverging stops.
             state.bad_steps = 0 if ok else state.bad_steps + 1
             skipped += not ok
-            bad = state.bad_steps
-            if bad >= t.max_bad_steps:
+            if state.bad_steps >= t.max_bad_steps:
                 last = checkpoint.list_steps(run_dir / "checkpoints")
                 kept = f"step {last[-1]}" if last else "none"
                 raise DivergenceError(
-                    f"step {step}: the loss was NaN/Inf for {bad} steps in a row, so training "
-                    f"stopped (last good checkpoint: {kept}); try lower learning rates, a "
-                    "gradient penalty (loss.penalty=r1) or another loss")
+                    f"step {step}: the loss was NaN/Inf for {state.bad_steps} steps in a row, so "
+                    f"training stopped (last good checkpoint: {kept}); try lower learning rates, "
+                    "a gradient penalty (loss.penalty=r1) or another loss")
             state.step = step + 1
             bar.update(1)
 
