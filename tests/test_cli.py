@@ -125,11 +125,16 @@ def test_sample_into_a_missing_folder_is_a_clear_error(tmp_path):
     assert code == 2 and "does not exist" in text
 
 
+def _stopped_at_3_of_6(out, *overrides):
+    """A ring run stopped halfway, to be resumed: its config.toml."""
+    assert run("train", "ring", *TINY, "train.steps=6", *overrides, "--out", out, "--until", 3,
+               "--quiet")[0] == 0
+    return out / "config.toml"
+
+
 def test_resume_refuses_an_edited_config_toml(tmp_path):
     out = tmp_path / "run"
-    assert run("train", "ring", *TINY, "train.steps=6", "train.lr_decay=none", "--out", out,
-               "--until", 3, "--quiet")[0] == 0
-    toml = out / "config.toml"
+    toml = _stopped_at_3_of_6(out, "train.lr_decay=none")
     toml.write_text(toml.read_text().replace('name = "nonsaturating"', 'name = "hinge"'))
     code, text = run("train", "--resume", "--out", out, "--quiet")
     assert code == 2 and "trained with, in loss.name" in text
@@ -146,10 +151,10 @@ def test_resume_refuses_an_edited_config_toml(tmp_path):
 
 def test_resume_keeps_train_steps_where_a_schedule_hangs_on_it(tmp_path):
     out = tmp_path / "run"
-    assert run("train", "ring", *TINY, "train.steps=6", "train.lr_decay=linear", "--out", out,
-               "--until", 3, "--quiet")[0] == 0
+    _stopped_at_3_of_6(out, "train.lr_decay=linear")
     code, text = run("train", "--resume", "--out", out, "train.steps=60", "--quiet")
     assert code == 2 and "train.steps" in text  # the decay would jump back up
+    assert "learning-rate decay or instance-noise schedule runs over it" in text  # and says so
 
 
 def test_eval_prints_strict_json_when_a_metric_is_infinite(tmp_path):
@@ -225,9 +230,7 @@ def test_a_run_resumes_from_a_moved_data_file_but_not_from_other_data(tmp_path):
 
 def test_a_resume_that_trains_longer_is_recorded_in_config_toml(tmp_path):
     out = tmp_path / "run"
-    assert run("train", "ring", *TINY, "train.steps=6", "train.lr_decay=none", "--out", out,
-               "--until", 3, "--quiet")[0] == 0
-    toml = out / "config.toml"
+    toml = _stopped_at_3_of_6(out, "train.lr_decay=none")
     toml.write_text(toml.read_text().replace('description = "', 'description = "longer: '))
     code, text = run("train", "--resume", "--out", out, "train.steps=12", "--until", 8, "--quiet")
     assert code == 0 and "stopped at step 8 of 12" in text, text
@@ -235,14 +238,6 @@ def test_a_resume_that_trains_longer_is_recorded_in_config_toml(tmp_path):
     assert saved["train"]["steps"] == 12 and saved["description"].startswith("longer: ")
     code, text = run("train", "--resume", "--out", out, "--quiet")  # as the hint says
     assert code == 0 and "done: step 12" in text, text
-
-
-def test_a_fixed_train_steps_says_why(tmp_path):
-    out = tmp_path / "run"
-    assert run("train", "ring", *TINY, "train.steps=6", "--out", out, "--until", 3,
-               "--quiet")[0] == 0  # the ring preset decays its learning rates over train.steps
-    code, text = run("train", "--resume", "--out", out, "train.steps=30", "--quiet")
-    assert code == 2 and "learning-rate decay or instance-noise schedule runs over it" in text
 
 
 def test_out_must_be_new_empty_or_a_run_folder(tmp_path):
