@@ -65,13 +65,14 @@ def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path
     assert prefixes == {"G", "D", "G_ema", "opt_g", "opt_d", "rng", "data"}
 
 
-@pytest.mark.parametrize("value", ["x", None, 2.7])
-def test_a_non_integer_bad_step_count_is_a_clear_error(tiny, tmp_path, value):
+@pytest.mark.parametrize("key,value", [("bad_steps", "x"), ("bad_steps", None),
+                                       ("bad_steps", 2.7), ("rollbacks", "1")])
+def test_a_non_integer_count_is_a_clear_error(tiny, tmp_path, key, value):
     fit(tiny("ring", "train.steps=4", "train.checkpoint_every=4"), tmp_path, progress=False)
     meta_path = tmp_path / "checkpoints" / "step_00000004.json"
     meta = json.loads(meta_path.read_text())
-    meta_path.write_text(json.dumps(meta | {"bad_steps": value}))
-    with pytest.raises(GankitError, match="'bad_steps' must be an integer"):
+    meta_path.write_text(json.dumps(meta | {key: value}))
+    with pytest.raises(GankitError, match=f"'{key}' must be an integer"):
         checkpoint.load(tmp_path / "checkpoints")
 
 

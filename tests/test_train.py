@@ -175,7 +175,7 @@ def test_wall_time_budget_stops_with_a_checkpoint(tiny, tmp_path, monkeypatch):
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, capsys):
     import gankit.train as train
 
     g_calls = []
@@ -192,13 +192,28 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, 
 
     LOSSES["nonsaturating"] = GANLoss(breaks_at_step_15, original.g, True, "")
     try:
-        with pytest.raises(DivergenceError, match=r"step 17: .*NaN/Inf for 3 steps.*step 10"):
+        # steps 15-17 fail: back to step 10, twice (train.max_rollbacks), failing each time
+        with pytest.raises(DivergenceError, match=r"step 12: .*NaN/Inf for 3 steps in a row "
+                           r"after 2 return\(s\) to step 10, .*\(last good checkpoint: step 10\)"):
             fit(cfg, tmp_path, progress=False)
     finally:
         LOSSES["nonsaturating"] = original
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.json")) == [
         "step_00000010.json"]
-    assert len(g_calls) == 15  # no G step against a D whose step failed (steps 16-18)
+    assert len(g_calls) == 15  # no G step against a D whose step failed (from step 16 on)
+    err = capsys.readouterr().err
+    assert "warning at step 17: the loss was NaN/Inf for 3 steps in a row; went back to " \
+        "the checkpoint of step 10 (return 1 of at most 2)" in err
+    assert "warning at step 12:" in err and "(return 2 of at most 2)" in err
+    with pytest.raises(DivergenceError, match=r"step 17: .*NaN/Inf for 3 steps in a row, so "
+                       r"training stopped \(last good checkpoint: step 10\)"):
+        calls["n"] = 0
+        LOSSES["nonsaturating"] = GANLoss(breaks_at_step_15, original.g, True, "")
+        try:  # without returns to a checkpoint, the first 3 failures stop the run
+            fit(tiny("ring", "train.steps=30", "train.max_rollbacks=0"), tmp_path / "b",
+                progress=False)
+        finally:
+            LOSSES["nonsaturating"] = original
 
 
 def test_skipped_steps_are_counted_and_reported(tiny, tmp_path, capsys, monkeypatch):
@@ -366,7 +381,7 @@ def test_a_failed_d_step_ends_the_step_and_the_average_of_g_waits(tiny, tmp_path
 
 
 def test_the_count_of_bad_steps_in_a_row_survives_a_resume(tiny, tmp_path, monkeypatch):
-    cfg = tiny("ring", "train.steps=10", "train.checkpoint_every=1")
+    cfg = tiny("ring", "train.steps=10", "train.checkpoint_every=1", "train.max_rollbacks=0")
     monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({4, 5, 6}))
     with pytest.raises(DivergenceError, match="step 5: .*NaN/Inf for 3 steps"):
         fit(cfg, tmp_path / "straight", progress=False)
@@ -375,3 +390,52 @@ def test_the_count_of_bad_steps_in_a_row_survives_a_resume(tiny, tmp_path, monke
     monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({1}))  # the resume's first
     with pytest.raises(DivergenceError, match="step 5: .*NaN/Inf for 3 steps"):
         fit(cfg, tmp_path / "split", resume=True, progress=False)
+
+
+def _records(run_dir):
+    return [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_burst_of_failures_goes_back_to_the_last_checkpoint_and_on(tiny, tmp_path,
+                                                                     monkeypatch):
+    # steps 12-14 fail: the run returns to its checkpoint of step 12, the last from before them
+    # (not 14's, written between failures), drops the later ones and trains on with other batches
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({13, 14, 15}))
+    cfg = tiny("ring", "train.steps=20", "train.checkpoint_every=2", "train.keep_checkpoints=20")
+    steps_before = []
+    real_remove = checkpoint.remove_after
+    monkeypatch.setattr(checkpoint, "remove_after", lambda folder, step: (
+        steps_before.append((step, checkpoint.list_steps(folder))), real_remove(folder, step)))
+    st = fit(cfg, tmp_path, progress=False)
+    assert st.step == 20 and all(torch.isfinite(p).all() for p in st.G.parameters())
+    assert steps_before == [(12, [2, 4, 6, 8, 10, 12, 14])]
+    records = _records(tmp_path)
+    assert [r["step"] for r in records] == [5, 10, 15, 20]  # one course, no step twice
+    assert records[2]["rolled_back_from"] == 14 and records[2]["skipped"] == 3
+    meta = json.loads((tmp_path / "checkpoints" / "step_00000020.json").read_text())
+    assert meta["rollbacks"] == 0  # good checkpoints since: a later burst may go back again
+    # from step 10 on, the batches differ from the first attempt's (a replay would fail again)
+    monkeypatch.setitem(LOSSES, "nonsaturating", _NONSATURATING)
+    clean = fit(cfg, tmp_path / "clean", progress=False)
+    assert not same(params(clean.G), params(st.G))
+
+
+def test_a_run_that_went_back_resumes_as_if_never_stopped(tiny, tmp_path, monkeypatch):
+    cfg = tiny("ring", "train.steps=20", "train.checkpoint_every=5")
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({13, 14, 15}))
+    straight = fit(cfg, tmp_path / "straight", progress=False)
+    # stopped at step 12 (its own checkpoint there), then the resume's steps 12-14 fail
+    monkeypatch.setitem(LOSSES, "nonsaturating", _NONSATURATING)
+    fit(cfg, tmp_path / "split", until=12, progress=False)
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({1, 2, 3}))
+    split = fit(cfg, tmp_path / "split", resume=True, progress=False)
+    assert same(params(straight.G), params(split.G)) and same(params(straight.D), params(split.D))
+    assert _records(tmp_path / "straight") == [
+        {k: v for k, v in r.items() if k != "time"} | {"time": s["time"]}
+        for r, s in zip(_records(tmp_path / "split"), _records(tmp_path / "straight"))]
+    assert checkpoint.list_steps(tmp_path / "split" / "checkpoints") == [10, 15, 20]
+
+
+def test_max_rollbacks_is_checked(tiny):
+    with pytest.raises(GankitError, match="max_rollbacks.* must be >= 0"):
+        tiny("ring", "train.max_rollbacks=-1")

@@ -91,6 +91,13 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, 
     return folder / f"{stem}.json"
 
 
+def remove_after(folder: Path, step: int) -> None:
+    """Delete the checkpoints past `step` (a run that went back to `step` abandoned them)."""
+    for old in (s for s in list_steps(folder) if s > step):
+        for suffix in (".json", ".safetensors"):
+            (Path(folder) / f"step_{old:08d}{suffix}").unlink(missing_ok=True)
+
+
 def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """The tensors and metadata of checkpoint `step` (default: the newest), verified."""
     folder = Path(folder)
@@ -111,7 +118,7 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "sha256" not in meta:
         raise GankitError(f"checkpoint {str(meta_path)!r} is not a gankit checkpoint "
                           f"of format {FORMAT}")
-    for key in ("step", "bad_steps"):
+    for key in ("step", "bad_steps", "rollbacks"):
         if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)):
             raise GankitError(f"checkpoint {str(meta_path)!r}: {key!r} must be an integer, got "
                               f"{meta[key]!r}")

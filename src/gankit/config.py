@@ -79,7 +79,8 @@ class TrainConfig:
     picture_every: int = 1000  # 0 = pictures only at the end
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
-    max_bad_steps: int = 3  # consecutive non-finite losses before the run is stopped
+    max_bad_steps: int = 3  # non-finite losses in a row before the run goes back to a checkpoint
+    max_rollbacks: int = 2  # such returns (with no good checkpoint between) before the run stops
 
 
 @dataclass(frozen=True)
@@ -167,10 +168,11 @@ def validate(cfg: Config, where: str) -> None:
     for key in ("beta1", "beta2", "ema"):
         if not 0 <= getattr(t, key) < 1:
             raise GankitError(f"{where}: train.{key} must be in [0, 1), got {getattr(t, key)}")
-    if (min(t.d_pretrain, t.eval_every, t.picture_every, t.monitor_every, t.monitor_after) < 0
-            or t.instance_noise < 0 or t.max_minutes < 0):
-        raise GankitError(f"{where}: train.d_pretrain, eval_every, picture_every, monitor_every, "
-                          "monitor_after, instance_noise and max_minutes must be >= 0")
+    if (min(t.d_pretrain, t.eval_every, t.max_rollbacks, t.picture_every, t.monitor_every,
+            t.monitor_after) < 0 or t.instance_noise < 0 or t.max_minutes < 0):
+        raise GankitError(f"{where}: train.d_pretrain, eval_every, max_rollbacks, picture_every, "
+                          "monitor_every, monitor_after, instance_noise and max_minutes must be "
+                          ">= 0")
     from gankit.augment import AUGMENTS
 
     for name in filter(None, (a.strip() for a in t.augment.split(","))):

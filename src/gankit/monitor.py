@@ -109,6 +109,12 @@ class Monitor:
         if isinstance(grad, float) and math.isfinite(grad):
             self.grad_peak = max(self.grad_peak, grad)
 
+    def replay(self, records: list[dict]) -> None:
+        """Follow metrics.jsonl afresh: a resume, or a return to a checkpoint, replays it."""
+        self.grad_peak = 0.0
+        for record in records:
+            self.observe(record)
+
     def stats_checks(self, record: dict) -> list[dict]:
         """Checks on a logging window's means: D accuracy and G's gradient norm."""
         self.observe(record)

@@ -37,7 +37,8 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
 RESUMABLE = {"description", "train.steps", "train.max_minutes", "train.device",
              "train.log_every", "train.eval_every", "train.monitor_every",
              "train.monitor_after", "train.picture_every", "train.checkpoint_every",
-             "train.keep_checkpoints", "train.max_bad_steps"}
+             "train.keep_checkpoints", "train.max_bad_steps",
+             "train.max_rollbacks"}
 
 
 def _scheduled(saved: dict) -> bool:

@@ -57,6 +57,7 @@ class GANState:
     data_fingerprint: str | None = None  # image data's digest (data.fingerprint), for resumes
     step: int = 0  # completed G steps
     bad_steps: int = 0  # steps in a row skipped for a NaN/Inf loss (saved: a resume counts on)
+    rollbacks: int = 0  # returns to a checkpoint since the last good one was saved (saved too)
 
     @property
     def G_eval(self) -> nn.Module:
@@ -210,7 +211,8 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
     tensors |= {"data.shift": state.data_shift, "data.scale": state.data_scale}
     meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d,
             "net_shape": state.net_shape, "classes": state.classes,
-            "bad_steps": state.bad_steps, "data_fingerprint": state.data_fingerprint}
+            "bad_steps": state.bad_steps, "rollbacks": state.rollbacks,
+            "data_fingerprint": state.data_fingerprint}
     return tensors, meta
 
 
@@ -231,7 +233,8 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
                                if k.startswith("rng.") and k != "rng.loop"})
     state.rng.set_state(tensors["rng.loop"])
     state.step = int(meta["step"])
-    state.bad_steps = int(meta.get("bad_steps", 0))  # checkpoints before it was saved: 0
+    state.bad_steps = int(meta.get("bad_steps", 0))  # checkpoints before they were saved: 0
+    state.rollbacks = int(meta.get("rollbacks", 0))
 
 
 def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
@@ -244,6 +247,37 @@ def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
         kept = f"the last good checkpoint (step {last[-1]}) is kept" if last else \
             "no checkpoint was saved before"
         raise DivergenceError(f"{e}; {kept}") from None
+
+
+def roll_back(state: GANState, cfg: Config, run_dir: Path, step: int) -> int:
+    """After `state.bad_steps` NaN/Inf steps in a row ending at `step`, go back to the newest
+    checkpoint from before them and delete those after it; returns its step. The batches and
+    noise go on from where they are: from the same weights, the same draws would fail again.
+    Raises DivergenceError where no checkpoint precedes the failures or the returns are spent."""
+    folder, t = Path(run_dir) / "checkpoints", cfg.train
+    first_bad = step - state.bad_steps + 1  # = state.step before the failed steps
+    saved = checkpoint.list_steps(folder)
+    before = [s for s in saved if s <= first_bad]
+    # an uninterrupted run has only the periodic checkpoints: going back to one of them keeps a
+    # resumed run (which also has the checkpoint its stop wrote) on the same course
+    target = ([s for s in before if s % t.checkpoint_every == 0] or before or [None])[-1]
+    if target is None or state.rollbacks >= t.max_rollbacks:
+        why = (" with no checkpoint from before them" if target is None else
+               f" after {state.rollbacks} return(s) to step {target}" if state.rollbacks else "")
+        kept = f"step {saved[-1]}" if saved else "none"
+        raise DivergenceError(
+            f"step {step}: the loss was NaN/Inf for {state.bad_steps} steps in a row{why}, so "
+            f"training stopped (last good checkpoint: {kept}); try lower learning rates, a "
+            "gradient penalty (loss.penalty=r1) or another loss")
+    rollbacks = state.rollbacks
+    rngs = state.rng.get_state(), device_lib.rng_states(state.device)
+    tensors, meta = checkpoint.load(folder, target)
+    load_state(state, tensors, meta, str(folder))
+    state.rng.set_state(rngs[0])
+    device_lib.set_rng_states(rngs[1])
+    state.bad_steps, state.rollbacks = 0, rollbacks + 1
+    checkpoint.remove_after(folder, target)
+    return target
 
 
 def _to(y: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
@@ -288,10 +322,9 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         run_lib.record_config(run_dir, cfg)  # `gankit train --resume` continues from here
         log.truncate_after(state.step)
-        for record in log.read():
-            monitor.observe(record)
+        monitor.replay(log.read())
     end = min(t.steps, until) if until is not None else t.steps
-    stats, skipped, started = Stats(), 0, time.time()
+    stats, skipped, rolled_back, started = Stats(), 0, None, time.time()
     buffers = Buffers(state.G, state.D)
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
                desc=cfg.data.kind)
@@ -340,16 +373,22 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             if state.G_ema is not None and ok:
                 ema_update(state.G_ema, state.G, t.ema)
 
-            # A skipped update is counted and reported; a run that keeps diverging stops.
+            # A skipped update is counted and reported; a run that keeps diverging goes back to
+            # its last good checkpoint (max_rollbacks times), then stops.
             state.bad_steps = 0 if ok else state.bad_steps + 1
             skipped += not ok
             if state.bad_steps >= t.max_bad_steps:
-                last = checkpoint.list_steps(run_dir / "checkpoints")
-                kept = f"step {last[-1]}" if last else "none"
-                raise DivergenceError(
-                    f"step {step}: the loss was NaN/Inf for {state.bad_steps} steps in a row, so "
-                    f"training stopped (last good checkpoint: {kept}); try lower learning rates, "
-                    "a gradient penalty (loss.penalty=r1) or another loss")
+                back = roll_back(state, cfg, run_dir, step)
+                bar.write(f"gankit: warning at step {step}: the loss was NaN/Inf for "
+                          f"{t.max_bad_steps} steps in a row; went back to the checkpoint of "
+                          f"step {back} (return {state.rollbacks} of at most {t.max_rollbacks}) "
+                          "to go on with other batches", file=sys.stderr)
+                log.truncate_after(back)  # metrics.jsonl follows the run's course from there
+                monitor.replay(log.read())
+                stats, rolled_back = Stats(), step
+                bar.n = back
+                bar.refresh()
+                continue
             state.step = step + 1
             bar.update(1)
 
@@ -368,6 +407,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
                               "repeats, try lower learning rates or a gradient penalty",
                               file=sys.stderr)
                     skipped = 0
+                if rolled_back is not None:  # the step whose failure sent the run back
+                    record["rolled_back_from"], rolled_back = rolled_back, None
                 if due_eval:
                     scores = evaluate(state.G_eval, data)
                     record |= {f"eval/{k}": v for k, v in scores.items()}
@@ -387,6 +428,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             if (t.picture_every and state.step % t.picture_every == 0) or done:
                 viz.save_pictures(state, data, cfg, run_dir,
                                   final=state.step == t.steps or out_of_time)
+            if state.step % t.checkpoint_every == 0 and state.bad_steps == 0:
+                state.rollbacks = 0  # a good checkpoint past the trouble: returns count afresh
             if state.step % t.checkpoint_every == 0 or done or stop.set:  # Ctrl-C meanwhile
                 save_checkpoint(state, cfg, run_dir)
     return state
