@@ -254,7 +254,7 @@ def test_no_checkpoint_of_non_finite_weights_and_which_is_kept(tiny, tmp_path):
     cfg, data, st = setup(tiny)
     with torch.no_grad():
         next(st.G.parameters()).fill_(float("inf"))
-    from gankit.train import save_checkpoint
+    from gankit.state_io import save_checkpoint
 
     with pytest.raises(DivergenceError, match="non-finite.*no checkpoint was saved before"):
         save_checkpoint(st, cfg, tmp_path)

@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from gankit.data import build
-from gankit.train import build_state, state_tensors
+from gankit.state_io import state_tensors
+from gankit.train import build_state
 from gankit.viz import save_pictures, world_figure
 from gankit.viz.world import d_surface
 

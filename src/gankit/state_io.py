@@ -1,0 +1,96 @@
+"""A training state's checkpoints: what is saved, loading it back, and going back to an earlier
+checkpoint when a run diverges (`fit` calls `roll_back`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gankit import checkpoint
+from gankit import device as device_lib
+from gankit.config import Config
+from gankit.errors import DivergenceError, GankitError
+
+if TYPE_CHECKING:
+    from gankit.train import GANState
+
+
+def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
+    tensors = checkpoint.flatten_module("G", state.G) | checkpoint.flatten_module("D", state.D)
+    if state.G_ema is not None:
+        tensors |= checkpoint.flatten_module("G_ema", state.G_ema)
+    opt_g, plain_g = checkpoint.flatten_optimizer("opt_g", state.opt_g)
+    opt_d, plain_d = checkpoint.flatten_optimizer("opt_d", state.opt_d)
+    rngs = {f"rng.{k}": v for k, v in device_lib.rng_states(state.device).items()}
+    tensors |= opt_g | opt_d | rngs | {"rng.loop": state.rng.get_state()}
+    # the data's affine map, so samples can be put in data units without the data at hand
+    tensors |= {"data.shift": state.data_shift, "data.scale": state.data_scale}
+    meta = {"config": cfg.to_dict(), "opt_g": plain_g, "opt_d": plain_d,
+            "net_shape": state.net_shape, "classes": state.classes,
+            "bad_steps": state.bad_steps, "rollbacks": state.rollbacks,
+            "data_fingerprint": state.data_fingerprint}
+    return tensors, meta
+
+
+def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
+    missing = [k for k in ("opt_g", "opt_d", "step") if k not in meta]
+    missing += [k for k in ("rng.loop", "rng.torch", "data.shift", "data.scale")
+                if k not in tensors]
+    if missing:
+        raise GankitError(f"checkpoint {where} lacks {', '.join(missing)}; it is not a complete "
+                          "gankit training checkpoint")
+    checkpoint.unflatten_module("G", tensors, state.G, where)
+    checkpoint.unflatten_module("D", tensors, state.D, where)
+    if state.G_ema is not None:
+        checkpoint.unflatten_module("G_ema", tensors, state.G_ema, where)
+    checkpoint.unflatten_optimizer("opt_g", tensors, meta["opt_g"], state.opt_g, where)
+    checkpoint.unflatten_optimizer("opt_d", tensors, meta["opt_d"], state.opt_d, where)
+    device_lib.set_rng_states({k[4:]: v for k, v in tensors.items()
+                               if k.startswith("rng.") and k != "rng.loop"})
+    state.rng.set_state(tensors["rng.loop"])
+    state.step = int(meta["step"])
+    state.bad_steps = int(meta.get("bad_steps", 0))  # checkpoints before they were saved: 0
+    state.rollbacks = int(meta.get("rollbacks", 0))
+
+
+def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
+    tensors, meta = state_tensors(state, cfg)
+    try:
+        return checkpoint.save(Path(run_dir) / "checkpoints", state.step, tensors, meta,
+                               cfg.train.keep_checkpoints)
+    except GankitError as e:
+        last = checkpoint.list_steps(Path(run_dir) / "checkpoints")
+        kept = f"the last good checkpoint (step {last[-1]}) is kept" if last else \
+            "no checkpoint was saved before"
+        raise DivergenceError(f"{e}; {kept}") from None
+
+
+def roll_back(state: GANState, cfg: Config, run_dir: Path, step: int) -> int:
+    """After `state.bad_steps` NaN/Inf steps in a row ending at `step`, go back to the newest
+    checkpoint from before them and delete those after it; returns its step. The batches and
+    noise go on from where they are: from the same weights, the same draws would fail again.
+    Raises DivergenceError where no checkpoint precedes the failures or the returns are spent."""
+    folder, t = Path(run_dir) / "checkpoints", cfg.train
+    first_bad = step - state.bad_steps + 1  # = state.step before the failed steps
+    saved = checkpoint.list_steps(folder)
+    before = [s for s in saved if s <= first_bad]
+    # an uninterrupted run has only the periodic checkpoints: going back to one of them keeps a
+    # resumed run (which also has the checkpoint its stop wrote) on the same course
+    target = ([s for s in before if s % t.checkpoint_every == 0] or before or [None])[-1]
+    if target is None or state.rollbacks >= t.max_rollbacks:
+        why = (" with no checkpoint from before them" if target is None else
+               f" after {state.rollbacks} return(s) to step {target}" if state.rollbacks else "")
+        kept = f"step {saved[-1]}" if saved else "none"
+        raise DivergenceError(
+            f"step {step}: the loss was NaN/Inf for {state.bad_steps} steps in a row{why}, so "
+            f"training stopped (last good checkpoint: {kept}); try lower learning rates, a "
+            "gradient penalty (loss.penalty=r1) or another loss")
+    rollbacks = state.rollbacks
+    rngs = state.rng.get_state(), device_lib.rng_states(state.device)
+    tensors, meta = checkpoint.load(folder, target)
+    load_state(state, tensors, meta, str(folder))
+    state.rng.set_state(rngs[0])
+    device_lib.set_rng_states(rngs[1])
+    state.bad_steps, state.rollbacks = 0, rollbacks + 1
+    checkpoint.remove_after(folder, target)
+    return target
