@@ -11,20 +11,13 @@ from gankit.data.images import ImageData, array, fashion_mnist, folder, mnist, s
 from gankit.data.toy import Gaussian1D, Points, Sequence, grid, mixture1d, ring
 from gankit.registry import Registry
 
+_VECTORS = {"gaussian1d": Gaussian1D, "mixture1d": mixture1d, "ring": ring, "grid": grid,
+            "sequence": Sequence, "points": Points}
+_IMAGES = {"mnist": mnist, "fashion-mnist": fashion_mnist, "stacked-mnist": stacked_mnist,
+           "folder": folder, "array": array}
 DATASETS = Registry("data kind")
-DATASETS["gaussian1d"] = Gaussian1D
-DATASETS["mixture1d"] = mixture1d
-DATASETS["ring"] = ring
-DATASETS["grid"] = grid
-DATASETS["sequence"] = Sequence
-DATASETS["points"] = Points
-DATASETS["mnist"] = mnist
-DATASETS["fashion-mnist"] = fashion_mnist
-DATASETS["stacked-mnist"] = stacked_mnist
-DATASETS["folder"] = folder
-DATASETS["array"] = array
-IMAGE_KINDS = ("mnist", "fashion-mnist", "stacked-mnist", "folder", "array")
-
+DATASETS.update(_VECTORS | _IMAGES)
+IMAGE_KINDS = tuple(_IMAGES)  # the kinds whose data are images (DCGAN nets, DiffAugment)
 
 def build(kind: str, options: dict) -> VectorData | ImageData:
     return DATASETS.get_or_fail(kind, "data.kind")(**options)
