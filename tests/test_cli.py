@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from gankit import config as config_lib
@@ -105,6 +106,34 @@ def test_points_run_samples_without_its_file_and_refuses_changed_data(tmp_path):
     assert abs(x.mean() - 5) < 3  # in data units, around the data's mean of 5
     code, text = run("eval", out)
     assert code == 2 and "pts.csv" in text
+
+
+def test_a_points_run_saved_with_one_common_scale_goes_on_with_it(tmp_path):
+    # runs before 2026-11-27 scaled every column by the mean of the columns' stds
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    pts = tmp_path / "pts.npy"
+    np.save(pts, np.random.default_rng(0).normal(5, [1, 3], size=(200, 2)).astype(np.float32))
+    out = tmp_path / "run"
+    code, text = run("train", "points", f"data.path={pts}", *TINY, "--out", out, "--until", 10,
+                     "--quiet")
+    assert code == 0, text
+    path = out / "checkpoints" / "step_00000010.safetensors"
+    tensors = load_file(str(path))
+    common = float(np.load(pts).std(0).mean())
+    tensors["data.scale"] = torch.full((2,), common)
+    save_file(tensors, str(path))
+    meta = json.loads(path.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps(
+        meta | {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}))
+    code, text = run("eval", out)
+    assert code == 0 and "worst_column" in text, text
+    code, text = run("train", "--resume", "--out", out, "--quiet")
+    assert code == 0, text
+    scale = load_file(str(out / "checkpoints" / "step_00000020.safetensors"))["data.scale"]
+    assert torch.equal(scale, torch.full((2,), common))
 
 
 @pytest.mark.parametrize("args,match", [

@@ -69,6 +69,24 @@ def test_points_from_csv_with_header_and_npy(tmp_path):
     assert build("points", {"path": str(bom)}).points.tolist() == [[1, 2], [3, 4]]
 
 
+def test_points_columns_in_other_units_each_get_their_own_scale(tmp_path):
+    # age in years beside income in dollars: one common scale left age nearly constant in model
+    # space, and G did not learn it (a 2,000-step run: age W1 3.1 standard deviations)
+    rng = np.random.default_rng(0)
+    pts = np.stack([rng.normal(40, 12, 2000), rng.normal(50_000, 15_000, 2000),
+                    np.full(2000, 7.0)], 1)  # and a constant column
+    np.save(tmp_path / "m.npy", pts)
+    data = build("points", {"path": str(tmp_path / "m.npy")})
+    x = data.sample(4000, gen()).numpy()
+    assert np.allclose(x[:, :2].std(0), 1, atol=0.05) and np.allclose(x.mean(0), 0, atol=0.05)
+    assert np.isfinite(x).all() and data.scale[2] == 1
+    # G's worst column is named, in that column's standard deviations
+    fake = pts + [0, 0, 0]
+    fake[:, 0] += 6.0  # half a standard deviation of age: nothing next to incomes in dollars
+    scores = data.metrics(fake)
+    assert scores["worst_column"] == 0 and abs(scores["worst_column_w1_std"] - 0.5) < 0.01
+
+
 def test_points_reference_rows_are_drawn_from_the_whole_file(tmp_path):
     # a file grouped by cluster: the first rows are all one cluster
     pts = np.concatenate([np.full((300, 2), -5.0), np.full((300, 2), 5.0)])

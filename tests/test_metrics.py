@@ -6,7 +6,7 @@ import torch
 from scipy import stats
 
 from gankit.data import build
-from gankit.metrics import mixture_metrics, sequence_metrics, univariate_metrics
+from gankit.metrics import column_w1, mixture_metrics, sequence_metrics, univariate_metrics
 
 
 def draw(kind, n, seed=0, **options):
@@ -81,6 +81,15 @@ def test_univariate_against_scipy():
     assert shifted["w1"] == pytest.approx(0.5, abs=0.03)
     collapsed = univariate_metrics(np.full(5000, 4.0), stats.norm(4, 1.25), 1.25)
     assert collapsed["ks"] > 0.45 and collapsed["w1_std"] > 0.7
+
+
+def test_column_w1_against_scipy():
+    rng = np.random.default_rng(0)
+    ref, x = rng.normal(0, [1, 100], (500, 2)), rng.normal(0.5, [1, 100], (400, 2))
+    out = column_w1(x, ref)
+    for j in range(2):
+        assert out[j] == pytest.approx(stats.wasserstein_distance(x[:, j], ref[:, j])
+                                       / ref[:, j].std())
 
 
 def test_sequence_metrics():

@@ -237,6 +237,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         run_lib.check_resume(run_dir, meta, cfg, state.classes, state.data_fingerprint)
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
+        state.data_shift, state.data_scale = data.shift, data.scale  # as check_map settled it
         run_lib.record_config(run_dir, cfg)  # `gankit train --resume` continues from here
         log.truncate_after(state.step)
         monitor.replay(log.read())

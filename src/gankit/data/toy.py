@@ -15,7 +15,13 @@ from scipy import stats
 
 from gankit.data.base import VectorData
 from gankit.errors import GankitError
-from gankit.metrics.toy import mixture_metrics, sequence_metrics, sliced_w1, univariate_metrics
+from gankit.metrics.toy import (
+    column_w1,
+    mixture_metrics,
+    sequence_metrics,
+    sliced_w1,
+    univariate_metrics,
+)
 
 
 def _normal(n: int, dim: int, g: torch.Generator) -> torch.Tensor:
@@ -129,18 +135,33 @@ class Points(VectorData):
     def __init__(self, path: str = ""):
         x = load_points(path)
         self.path, self.points = path, torch.as_tensor(x)
-        # One common scale keeps the shape of drawn 2-D data (no stretching of an axis).
-        super().__init__(x.shape[1], x.mean(0), float(x.std(0).mean()) or 1.0)
+        # Each column its own scale: columns in other units (age, income) would otherwise leave
+        # the small ones nearly constant in model space, and G would not learn them.
+        std = x.std(0)
+        super().__init__(x.shape[1], x.mean(0), np.where(std > 0, std, 1.0))
 
     def draw(self, n, generator):
         idx = torch.randint(len(self.points), (n,), generator=generator)
         return self.points[idx]
 
     def metrics(self, samples):
-        ref = self.points.numpy()
+        ref = self.points.numpy().astype(np.float64)
+        samples = np.asarray(samples, np.float64)
         if self.dim == 1:
             return univariate_metrics(samples, ref, float(ref.std()) or 1.0)
-        return {"sliced_w1": sliced_w1(np.asarray(samples, np.float64), ref.astype(np.float64))}
+        # sliced W1 in data units is about the widest columns; the worst column in its own
+        # standard deviations names the one G has not learned
+        columns = column_w1(samples, ref)
+        return {"sliced_w1": sliced_w1(samples, ref), "worst_column_w1_std": float(columns.max()),
+                "worst_column": int(columns.argmax())}
+
+    def check_map(self, shift, scale, where):
+        # runs saved before 2026-11-27 scaled every column by the mean of the columns' stds;
+        # their G was trained in that space, so they go on with it
+        legacy = torch.full((self.dim,), float(self.points.numpy().std(0).mean()) or 1.0)
+        if torch.equal(shift, self.shift) and torch.equal(scale, legacy):
+            self.scale = legacy
+        super().check_map(shift, scale, where)
 
     def reference(self, n, seed=0):  # rows at random: a file may be sorted or grouped
         if n >= len(self.points):

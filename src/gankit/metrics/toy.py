@@ -77,3 +77,12 @@ def sliced_w1(samples: np.ndarray, reference: np.ndarray, n_dirs: int = 64, seed
     return float(
         np.mean([stats.wasserstein_distance(samples @ d, reference @ d) for d in dirs])
     )
+
+
+def column_w1(samples: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(dim,) each column's Wasserstein-1 distance, in that column's standard deviations in
+    `reference` (a constant column: in data units)."""
+    std = reference.std(0)
+    std = np.where(std > 0, std, 1.0)
+    return np.array([stats.wasserstein_distance(samples[:, j], reference[:, j]) / std[j]
+                     for j in range(reference.shape[1])])
