@@ -219,3 +219,103 @@ def test_a_network_that_does_not_fit_names_the_keys_and_shapes():
     wider = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.BatchNorm1d(16))
     with pytest.raises(GankitError, match=r"size mismatch for 0.weight"):
         checkpoint.unflatten_module("G", tensors, wider, "step_9.safetensors")
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    from .conftest import tiny_config
+
+    run_dir = tmp_path_factory.mktemp("saved") / "run"
+    cfg = tiny_config("ring", "train.steps=8", "train.checkpoint_every=4")
+    fit(cfg, run_dir, until=4, progress=False)
+    return cfg, run_dir
+
+
+def _tamper(run_dir, tensors=None, meta=None):
+    """Rewrite checkpoint 4 with these changes and a matching SHA-256, as a person or another
+    tool could: past the checksum, the contents themselves must be checked."""
+    import hashlib
+
+    from safetensors.torch import save_file
+
+    path = run_dir / "checkpoints" / "step_00000004.safetensors"
+    old = load_file(str(path))
+    save_file({k: v for k, v in (old | (tensors or {})).items() if v is not None}, str(path))
+    js = path.with_suffix(".json")
+    new = json.loads(js.read_text()) | (meta or {})
+    js.write_text(json.dumps(new | {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}))
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"tensors": lambda t: {"G.net.0.weight": t["G.net.0.weight"] * float("nan")}},
+     r"holds NaN/Inf values in G\.net\.0\.weight"),
+    ({"meta": {"step": 7}}, "says it is step 7, its name says 4"),
+    ({"meta": {"bad_steps": -3}}, "'bad_steps' must be an integer >= 0"),
+    ({"tensors": lambda t: {"foo.bar": torch.ones(2)}}, "tensors gankit does not know: foo.bar"),
+    ({"tensors": lambda t: {"G.net.0.weight": t["G.net.0.weight"] > 0}},
+     "G.net.0.weight is torch.bool, the network holds torch.float32"),
+    ({"meta": {"config": "hello"}}, "'config' must be a JSON object"),
+    ({"meta": {"net_shape": {"dim": "2"}}}, "'net_shape' must hold integers"),
+    ({"meta": {"classes": ["a"]}}, "'classes' must list the 0 class names"),
+    ({"tensors": lambda t: {"data.scale": None}}, "lacks data.scale"),
+    ({"tensors": lambda t: {"data.shift": torch.zeros(3)}}, r"must be of shape \(2,\)"),
+])
+def test_a_tampered_checkpoint_is_refused_by_name(saved_run, tmp_path, change, match):
+    import shutil
+
+    from gankit.load import load_run
+
+    cfg, base = saved_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(base, run_dir)
+    old = load_file(str(run_dir / "checkpoints" / "step_00000004.safetensors"))
+    _tamper(run_dir, change.get("tensors", lambda t: {})(old), change.get("meta"))
+    with pytest.raises(GankitError, match=match):
+        load_run(run_dir)
+    with pytest.raises(GankitError, match=match):
+        fit(cfg, run_dir, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"tensors": lambda t: {"opt_d.state.0.exp_avg": torch.zeros(3)}},
+     r"opt_d state does not fit \(exp_avg has shape \(3,\)"),
+    ({"tensors": lambda t: {"rng.loop": torch.zeros(3, dtype=torch.uint8)}},
+     "a random-number state does not fit"),
+    ({"group": {"betas": [0.5]}}, "betas must be two numbers"),
+    ({"group": {"lr": "x"}}, "lr must be a finite number"),
+])
+def test_a_tampered_optimizer_or_rng_state_is_refused_on_resume(saved_run, tmp_path, change,
+                                                               match):
+    import shutil
+
+    cfg, base = saved_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(base, run_dir)
+    ck = run_dir / "checkpoints" / "step_00000004"
+    meta = json.loads(ck.with_suffix(".json").read_text())
+    for group in meta["opt_d"]["param_groups"]:
+        group.update(change.get("group", {}))
+    old = load_file(str(ck.with_suffix(".safetensors")))
+    _tamper(run_dir, change.get("tensors", lambda t: {})(old), {"opt_d": meta["opt_d"]})
+    with pytest.raises(GankitError, match=match):
+        fit(cfg, run_dir, resume=True, progress=False)
+
+
+def test_a_damaged_metrics_file_is_read_past_and_a_folder_in_its_place_named(saved_run,
+                                                                              tmp_path):
+    import shutil
+
+    from gankit.stats import JsonLines
+
+    cfg, base = saved_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(base, run_dir)
+    log = run_dir / "metrics.jsonl"
+    good = log.read_bytes()
+    log.write_bytes(good + b'5\n{"step": "abc"}\n{"step": null}\n\xff\xfe{"step": 3}\n[1, 2]\n')
+    assert JsonLines(log).read() == [json.loads(line) for line in good.splitlines()]
+    st = fit(cfg, run_dir, resume=True, progress=False)  # the resume rewrites the good records
+    assert st.step == 8 and [r["step"] for r in JsonLines(log).read()] == [4, 5, 8]
+    (run_dir / "eval.jsonl").mkdir()
+    with pytest.raises(GankitError, match="cannot write .*eval.jsonl"):
+        JsonLines(run_dir / "eval.jsonl").append({"step": 8})

@@ -79,3 +79,13 @@ def test_loss_curves_mark_skipped_steps():
     assert "steps skipped (NaN/Inf loss)" in [t.get_text() for t in ax.get_legend().get_texts()]
     clean = curves_figure(records[:3]).axes[0]
     assert not [line for line in clean.lines if line.get_color() == "red"]
+
+
+def test_loss_curves_leave_gaps_for_values_that_are_not_numbers():
+    from gankit.viz.curves import curves_figure
+
+    records = [{"step": 1, "d_loss": 1.0, "g_loss": "nan"}, {"step": 2, "d_loss": "x"},
+               {"step": 3, "d_loss": 0.5, "g_loss": "inf"}]  # "nan"/"inf": how NaN/Inf are logged
+    d_line, g_line = curves_figure(records).axes[0].lines[:2]
+    assert np.array_equal(d_line.get_ydata(), [1.0, np.nan, 0.5], equal_nan=True)
+    assert np.array_equal(g_line.get_ydata(), [np.nan, np.nan, np.inf], equal_nan=True)

@@ -119,9 +119,13 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
         raise GankitError(f"checkpoint {str(meta_path)!r} is not a gankit checkpoint "
                           f"of format {FORMAT}")
     for key in ("step", "bad_steps", "rollbacks"):
-        if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)):
-            raise GankitError(f"checkpoint {str(meta_path)!r}: {key!r} must be an integer, got "
-                              f"{meta[key]!r}")
+        if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)
+                            or meta[key] < 0):
+            raise GankitError(f"checkpoint {str(meta_path)!r}: {key!r} must be an integer >= 0, "
+                              f"got {meta[key]!r}")
+    if meta.get("step") != step:  # a renamed or edited file: which step would a resume take?
+        raise GankitError(f"checkpoint {str(meta_path)!r} says it is step {meta.get('step')!r}, "
+                          f"its name says {step}")
     if not tensor_path.is_file():
         raise GankitError(f"checkpoint {str(tensor_path)!r} is missing")
     if file_digest(tensor_path) != meta["sha256"]:
@@ -131,6 +135,11 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
         tensors = load_file(str(tensor_path))
     except (SafetensorError, OSError) as e:
         raise GankitError(f"checkpoint {str(tensor_path)!r} cannot be read ({e})") from None
+    # save() never writes NaN/Inf: such values came from elsewhere and would be sampled silently
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise GankitError(f"checkpoint {str(tensor_path)!r} holds NaN/Inf values in "
+                          f"{', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}")
     return tensors, meta
 
 
@@ -143,6 +152,12 @@ def flatten_module(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tens
 
 def unflatten_module(prefix: str, tensors: dict[str, torch.Tensor], module, where: str) -> None:
     state = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    own = module.state_dict()
+    cast = [k for k, v in state.items() if k in own and v.dtype != own[k].dtype]
+    if cast:  # load_state_dict would cast them silently (a bool or integer weight)
+        k = cast[0]
+        raise GankitError(f"checkpoint {where}: {prefix}.{k} is {state[k].dtype}, the network "
+                          f"holds {own[k].dtype}")
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -176,5 +191,28 @@ def unflatten_optimizer(prefix: str, tensors: dict, plain: dict, opt, where: str
         for g in groups:  # JSON turned tuples into lists
             g.update({k: tuple(v) for k, v in g.items() if k == "betas"})
         opt.load_state_dict({"state": state, "param_groups": groups})
+        _check_optimizer(opt)
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise GankitError(f"checkpoint {where}: {prefix} state does not fit ({e})") from None
+
+
+def _check_optimizer(opt: torch.optim.Optimizer) -> None:
+    """What load_state_dict does not check: hyperparameters and moments that fit the weights."""
+    for group in opt.param_groups:
+        for key in ("lr", "eps", "weight_decay"):
+            value = group.get(key, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    0 <= value < float("inf")):
+                raise ValueError(f"{key} must be a finite number >= 0, got {value!r}")
+        betas = group.get("betas", (0.0, 0.0))
+        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        for p in group["params"]:
+            for name, value in opt.state.get(p, {}).items():
+                if not torch.is_tensor(value):
+                    continue
+                want = (1,) if name == "step" else tuple(p.shape)
+                got = (value.numel(),) if name == "step" else tuple(value.shape)
+                if got != want:
+                    raise ValueError(f"{name} has shape {tuple(value.shape)} for a weight of "
+                                     f"shape {tuple(p.shape)}")

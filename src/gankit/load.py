@@ -15,6 +15,7 @@ from gankit.data import VectorData
 from gankit.data import build as build_data
 from gankit.data.images import pixels
 from gankit.errors import GankitError, closest
+from gankit.state_io import check_contents
 from gankit.train import build_networks
 
 
@@ -70,9 +71,8 @@ def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
     """
     folder = Path(run_dir) / "checkpoints"
     tensors, meta = checkpoint.load(folder, step)
+    check_contents(tensors, meta, str(folder))
     cfg = from_dict(meta["config"], where=str(folder))
-    if "data.shift" not in tensors:
-        raise GankitError(f"checkpoint in {str(folder)!r} lacks data.shift/data.scale")
     # the data's shape is saved with the weights; checkpoints before images knew only dim
     shape = meta.get("net_shape", {"dim": tensors["data.shift"].numel()})
     G, D = build_networks(cfg, shape)

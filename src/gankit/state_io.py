@@ -32,10 +32,46 @@ def state_tensors(state: GANState, cfg: Config) -> tuple[dict, dict]:
     return tensors, meta
 
 
+# the tensors a training checkpoint holds, by name
+TENSOR_PREFIXES = ("G.", "D.", "G_ema.", "opt_g.state.", "opt_d.state.", "rng.")
+DATA_MAP = ("data.shift", "data.scale")
+
+
+def check_contents(tensors: dict, meta: dict, where: str) -> None:
+    """What the rest of gankit counts on in a checkpoint: its names, types and sizes (a
+    checkpoint edited by hand or written by another tool fails here, with the key named)."""
+    missing = [k for k in ("config", "step") if k not in meta]
+    missing += [k for k in DATA_MAP if k not in tensors]
+    if missing:
+        raise GankitError(f"checkpoint {where} lacks {', '.join(missing)}; it is not a complete "
+                          "gankit checkpoint")
+    unknown = [k for k in tensors if k not in DATA_MAP and not k.startswith(TENSOR_PREFIXES)]
+    if unknown:  # strict, as for the networks' own keys
+        raise GankitError(f"checkpoint {where} holds tensors gankit does not know: "
+                          f"{', '.join(unknown[:3])}")
+    for key, kind in (("config", dict), ("net_shape", dict), ("opt_g", dict), ("opt_d", dict)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise GankitError(f"checkpoint {where}: {key!r} must be a JSON object, got "
+                              f"{type(meta[key]).__name__}")
+    shape = meta.get("net_shape", {})
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in shape.values()):
+        raise GankitError(f"checkpoint {where}: 'net_shape' must hold integers >= 0, got {shape}")
+    classes, n = meta.get("classes"), shape.get("n_classes", 0)
+    if classes is not None and (not isinstance(classes, list) or len(classes) != n
+                                or not all(isinstance(c, str) for c in classes)):
+        raise GankitError(f"checkpoint {where}: 'classes' must list the {n} class names of the "
+                          f"networks, got {str(classes)[:80]}")
+    shift, scale = (tensors[k] for k in DATA_MAP)
+    dim = shape.get("dim", shift.numel())
+    if shift.shape != (dim,) or scale.shape != (dim,):
+        raise GankitError(f"checkpoint {where}: data.shift and data.scale must be of shape "
+                          f"({dim},), got {tuple(shift.shape)} and {tuple(scale.shape)}")
+
+
 def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
-    missing = [k for k in ("opt_g", "opt_d", "step") if k not in meta]
-    missing += [k for k in ("rng.loop", "rng.torch", "data.shift", "data.scale")
-                if k not in tensors]
+    """Put a checkpoint (checked by `check_contents`) into `state`: nets, optimizers, RNGs."""
+    missing = [k for k in ("opt_g", "opt_d") if k not in meta]
+    missing += [k for k in ("rng.loop", "rng.torch") if k not in tensors]
     if missing:
         raise GankitError(f"checkpoint {where} lacks {', '.join(missing)}; it is not a complete "
                           "gankit training checkpoint")
@@ -45,9 +81,13 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
         checkpoint.unflatten_module("G_ema", tensors, state.G_ema, where)
     checkpoint.unflatten_optimizer("opt_g", tensors, meta["opt_g"], state.opt_g, where)
     checkpoint.unflatten_optimizer("opt_d", tensors, meta["opt_d"], state.opt_d, where)
-    device_lib.set_rng_states({k[4:]: v for k, v in tensors.items()
-                               if k.startswith("rng.") and k != "rng.loop"})
-    state.rng.set_state(tensors["rng.loop"])
+    try:
+        device_lib.set_rng_states({k[4:]: v for k, v in tensors.items()
+                                   if k.startswith("rng.") and k != "rng.loop"})
+        state.rng.set_state(tensors["rng.loop"])
+    except (RuntimeError, TypeError) as e:
+        raise GankitError(f"checkpoint {where}: a random-number state does not fit ({e})") \
+            from None
     state.step = int(meta["step"])
     state.bad_steps = int(meta.get("bad_steps", 0))  # checkpoints before they were saved: 0
     state.rollbacks = int(meta.get("rollbacks", 0))

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from gankit.checkpoint import atomic_write_text
+from gankit.errors import GankitError
 
 
 class Stats:
@@ -49,22 +50,33 @@ class JsonLines:
         self.path = Path(path)
 
     def append(self, record: dict) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(clean(record), allow_nan=False) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(clean(record), allow_nan=False) + "\n")
+        except OSError as e:
+            raise GankitError(f"cannot write {str(self.path)!r} ({e.strerror or e})") from None
 
     def read(self) -> list[dict]:
-        if not self.path.is_file():
+        """The records: JSON objects with an integer `step`; other lines are passed over."""
+        if not self.path.exists():
             return []
+        try:
+            text = self.path.read_text(errors="replace")  # a damaged byte spoils its line only
+        except OSError as e:
+            raise GankitError(f"cannot read {str(self.path)!r} ({e.strerror or e})") from None
         out = []
-        for line in self.path.read_text().splitlines():
+        for line in text.splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by a crash mid-write
+            step = record.get("step") if isinstance(record, dict) else None
+            if isinstance(step, int) and not isinstance(step, bool):
+                out.append(record)
         return out
 
     def truncate_after(self, step: int) -> None:
         """Drop records past `step`: a resumed run rewrites them, as if it had never stopped."""
-        if self.path.is_file():
-            keep = [r for r in self.read() if r.get("step", 0) <= step]
+        if self.path.exists():
+            keep = [r for r in self.read() if r["step"] <= step]
             atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))

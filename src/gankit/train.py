@@ -35,7 +35,7 @@ from gankit.monitor import Monitor
 from gankit.nets import DISCRIMINATORS, GENERATORS
 from gankit.penalties import PENALTIES
 from gankit.sampling import evaluate, latent
-from gankit.state_io import load_state, roll_back, save_checkpoint
+from gankit.state_io import check_contents, load_state, roll_back, save_checkpoint
 from gankit.stats import JsonLines, Stats
 
 # progress-bar labels of the reported statistics
@@ -234,6 +234,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
     monitor = Monitor(data, cfg.loss.name)
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
+        check_contents(tensors, meta, str(run_dir / "checkpoints"))
         run_lib.check_resume(run_dir, meta, cfg, state.classes, state.data_fingerprint)
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
