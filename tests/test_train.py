@@ -439,3 +439,17 @@ def test_a_run_that_went_back_resumes_as_if_never_stopped(tiny, tmp_path, monkey
 def test_max_rollbacks_is_checked(tiny):
     with pytest.raises(GankitError, match="max_rollbacks.* must be >= 0"):
         tiny("ring", "train.max_rollbacks=-1")
+
+
+def test_going_back_with_one_checkpoint_kept_or_none_saved(tiny, tmp_path, monkeypatch):
+    # keep_checkpoints=1: the only checkpoint left was written during the failures; it holds
+    # the weights from before them (skipped steps change nothing), so the run goes back to it
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({4, 5, 6}))
+    cfg = tiny("ring", "train.steps=10", "train.checkpoint_every=1", "train.keep_checkpoints=1")
+    st = fit(cfg, tmp_path / "one", progress=False)
+    assert st.step == 10 and _records(tmp_path / "one")[1]["rolled_back_from"] == 5
+    # failures before the first checkpoint: nothing to go back to
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({1, 2, 3}))
+    with pytest.raises(DivergenceError, match=r"step 2: .* with no checkpoint to go back to, "
+                       r"so training stopped \(last good checkpoint: none\)"):
+        fit(tiny("ring"), tmp_path / "none", progress=False)

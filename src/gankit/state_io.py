@@ -109,16 +109,18 @@ def roll_back(state: GANState, cfg: Config, run_dir: Path, step: int) -> int:
     """After `state.bad_steps` NaN/Inf steps in a row ending at `step`, go back to the newest
     checkpoint from before them and delete those after it; returns its step. The batches and
     noise go on from where they are: from the same weights, the same draws would fail again.
-    Raises DivergenceError where no checkpoint precedes the failures or the returns are spent."""
+    Raises DivergenceError where there is no checkpoint or the returns are spent."""
     folder, t = Path(run_dir) / "checkpoints", cfg.train
     first_bad = step - state.bad_steps + 1  # = state.step before the failed steps
     saved = checkpoint.list_steps(folder)
-    before = [s for s in saved if s <= first_bad]
+    # one written during the failures holds the weights from before them too (a skipped step
+    # changes nothing): taken where no older one is left (keep_checkpoints=1)
+    pool = [s for s in saved if s <= first_bad] or saved
     # an uninterrupted run has only the periodic checkpoints: going back to one of them keeps a
     # resumed run (which also has the checkpoint its stop wrote) on the same course
-    target = ([s for s in before if s % t.checkpoint_every == 0] or before or [None])[-1]
+    target = ([s for s in pool if s % t.checkpoint_every == 0] or pool or [None])[-1]
     if target is None or state.rollbacks >= t.max_rollbacks:
-        why = (" with no checkpoint from before them" if target is None else
+        why = (" with no checkpoint to go back to" if target is None else
                f" after {state.rollbacks} return(s) to step {target}" if state.rollbacks else "")
         kept = f"step {saved[-1]}" if saved else "none"
         raise DivergenceError(
