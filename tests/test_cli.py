@@ -65,7 +65,7 @@ def test_resume_from_the_command_line(tmp_path):
 @pytest.mark.parametrize("args,match", [
     (["train", "rign"], "did you mean ring"),
     (["train", "ring", "train.stepz=3"], "did you mean steps"),
-    (["train", "ring", "train.steps=lots"], "train.steps must be int"),
+    (["train", "ring", "train.steps=lots"], "train.steps must be an integer"),
     (["train", "--resume", "--out", "nowhere"], "config.toml"),
     (["eval", "nowhere"], "no checkpoint in 'nowhere"),
 ])
@@ -213,7 +213,7 @@ def test_mixture_weights_and_stds_take_lists(tmp_path):
     code, text = run("train", "mixture1d", "data.weights=[1,2]", "--out", tmp_path / "r2")
     assert code == 2 and "data.weights must be 3 positive numbers" in text
     code, text = run("train", "ring", "data.n_modes=[4,8]", "--out", tmp_path / "r3")
-    assert code == 2 and "data.n_modes must be int" in text  # lists only where declared
+    assert code == 2 and "data.n_modes must be an integer" in text  # lists only where declared
 
 
 def test_any_seed_torch_takes_is_taken(tmp_path):
@@ -338,3 +338,27 @@ def test_image_data_may_move_only_where_its_digest_is_checked():
     old = {"data": {"kind": "folder", "path": "photos"}, "train": {}}  # relative, as once saved
     assert resume_changes(old, {"data": {"kind": "folder", "path": "/home/me/photos"},
                                 "train": {}}) == []
+
+
+@pytest.mark.parametrize("error", [
+    MemoryError("Unable to allocate 63.0 GiB for an array"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory"),
+])
+def test_a_size_the_machine_cannot_hold_is_one_line(monkeypatch, tmp_path, error):
+    import gankit.train
+
+    def too_big(*a, **k):
+        raise error
+
+    monkeypatch.setattr(gankit.train, "fit", too_big)
+    code, text = run("train", "ring", "--out", tmp_path / "r")
+    assert code == 2 and text.count("\n") <= 2 and "out of memory" in text
+    assert "train.batch_size" in text and "Traceback" not in text
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(monkeypatch, tmp_path):
+    import gankit.train
+
+    monkeypatch.setattr(gankit.train, "fit", lambda *a, **k: 1 / 0)
+    result = CliRunner().invoke(main, ["train", "ring", "--out", str(tmp_path / "r")])
+    assert isinstance(result.exception, ZeroDivisionError)  # a bug stays a visible traceback

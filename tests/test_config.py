@@ -41,7 +41,7 @@ def test_overrides_are_typed():
     ("ring", ["loss.penalty=gp"], "unknown penalty 'gp'"),
     ("ring", ["generator.widht=3"], "unknown key generator.widht.*did you mean width"),
     ("ring", ["data.kind=rign"], "unknown data kind 'rign'.*did you mean ring"),
-    ("ring", ["train.steps=many"], "train.steps must be int, got 'many'"),
+    ("ring", ["train.steps=many"], "train.steps must be an integer, got 'many'"),
     ("ring", ["train.steps=0"], "train.steps must be >= 1"),
     ("ring", ["train.batch_size=255"], "multiple of discriminator.pack=2"),
     ("ring", ["loss.name=hinge", "loss.label_smoothing=0.1"], "no meaning for loss 'hinge'"),
@@ -60,12 +60,33 @@ def test_overrides_are_typed():
      "gives discriminator 1 sample.*norm=.batch."),
     ("mnist", ["train.batch_size=1"], "gives generator 1 sample.*generator.norm='batch'"),
     ("ring", ["train.augment=translation"], "DiffAugment.*works on images"),
+    ("ring", ["train.device=cuda:01"], "train.device 'cuda:01'"),
+    ("mixture1d", ["data.means=[nan, 0, 1]"], r"data.means must be a list of numbers \(finite"),
+    ("mixture1d", ["data.means=[true, false]"], "data.means must be a list of numbers"),
+    ("mixture1d", ["data.means=[1e39, 0, 1]"], "data.means must be a list of numbers"),
+    ("mixture1d", ["data.means=5"], "data.means must be a list of numbers, got 5"),
+    ("mixture1d", ["data.weights=abc"], "data.weights must be a list of numbers, got 'abc'"),
+    ("mixture1d", ["data.std=[0.5, nan]"], "data.std must be a number or a list of numbers"),
+    ("ring", ["loss.penalty_weight=1e39"], "penalty_weight must be a finite number .*float32"),
+    ("gaussian1d", ["data.mean=1e308"], "data.mean must be a finite number"),
+    ("ring", ["loss.penalty_weight=-1"], r"loss.penalty_weight must be >= 0, got -1"),
+    ("ring", ["train.picture_every=-1"], r"train.picture_every must be >= 0, got -1"),
+    ("ring", ["train.name=hinge"], r"train.name \(name is a \[loss\] key: loss.name\)"),
     ("mnist", ["data.resolution=27"], "data.resolution=27 does not fit the dcgan nets"),
 ])
 def test_bad_input_is_one_clear_line(target, overrides, match):
     with pytest.raises(GankitError, match=match) as e:
         config.load(target, overrides)
     assert "\n" not in str(e.value)
+
+
+def test_a_config_file_that_is_a_folder_or_has_a_table_for_a_description(tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(GankitError, match="dir.toml' is a folder, not a config file"):
+        config.load(tmp_path / "dir.toml")
+    (tmp_path / "d.toml").write_text('description = 5\n[data]\nkind = "ring"\n')
+    with pytest.raises(GankitError, match="description must be a string, got 5"):
+        config.load(tmp_path / "d.toml")
 
 
 def test_invalid_toml_names_the_file(tmp_path):

@@ -69,6 +69,14 @@ def test_points_from_csv_with_header_and_npy(tmp_path):
     assert build("points", {"path": str(bom)}).points.tolist() == [[1, 2], [3, 4]]
 
 
+@pytest.mark.parametrize("kind,options,match", [
+    ("ring", {"radius": 0.0}, "data.radius > 0"), ("grid", {"spacing": 0.0}, "data.spacing > 0"),
+])
+def test_a_layout_of_one_point_is_refused(kind, options, match):
+    with pytest.raises(GankitError, match=match):  # all modes in one place: nothing to cover
+        build(kind, options)
+
+
 def test_points_columns_in_other_units_each_get_their_own_scale(tmp_path):
     # age in years beside income in dollars: one common scale left age nearly constant in model
     # space, and G did not learn it (a 2,000-step run: age W1 3.1 standard deviations)

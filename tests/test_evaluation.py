@@ -203,3 +203,12 @@ def test_eval_chooses_the_averaged_or_the_trained_generator(tmp_path):
     outputs = [cli("eval", tmp_path, *flag)[1] for flag in ([], ["--no-ema"])]
     records = [json.JSONDecoder().raw_decode(o[o.index("{"):])[0] for o in outputs]
     assert [r["generator"] for r in records] == ["ema", "trained"]
+
+
+def test_a_run_trained_on_the_test_split_is_not_scored_against_it(tmp_path):
+    from gankit import evaluation
+
+    path = fake_mnist(tmp_path / "data", n=50, split="test")
+    cfg = config.load("mnist", [f"data.path={path}", "data.split=test"])
+    with pytest.raises(GankitError, match="trained on mnist's test split.*data.split='train'"):
+        evaluation.reference_images(cfg, None, 10)

@@ -28,6 +28,20 @@ class _Group(click.Group):
         except GankitError as e:
             click.echo(f"gankit: error: {e}", err=True)
             sys.exit(2)
+        except (MemoryError, RuntimeError) as e:
+            if not _out_of_memory(e):
+                raise
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            click.echo(f"gankit: error: out of memory ({first[:160]}); try a smaller "
+                       "train.batch_size, smaller nets or images, or fewer samples", err=True)
+            sys.exit(2)
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """A size the machine cannot hold (numpy's and torch's allocators, CUDA's)."""
+    text = str(e)
+    return isinstance(e, MemoryError) or "OutOfMemory" in type(e).__name__ or any(
+        s in text for s in ("DefaultCPUAllocator", "can't allocate memory", "out of memory"))
 
 
 @click.group(cls=_Group)

@@ -133,6 +133,8 @@ def from_dict(raw: dict, where: str = "config") -> Config:
         if key not in top:
             raise GankitError(f"{where}: unknown section {key!r}{closest(key, top)}")
     description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise GankitError(f"{where}: description must be a string, got {description!r}")
     from gankit.data import DATASETS
     from gankit.nets import DISCRIMINATORS, GENERATORS
 
@@ -168,11 +170,10 @@ def validate(cfg: Config, where: str) -> None:
     for key in ("beta1", "beta2", "ema"):
         if not 0 <= getattr(t, key) < 1:
             raise GankitError(f"{where}: train.{key} must be in [0, 1), got {getattr(t, key)}")
-    if (min(t.d_pretrain, t.eval_every, t.max_rollbacks, t.picture_every, t.monitor_every,
-            t.monitor_after) < 0 or t.instance_noise < 0 or t.max_minutes < 0):
-        raise GankitError(f"{where}: train.d_pretrain, eval_every, max_rollbacks, picture_every, "
-                          "monitor_every, monitor_after, instance_noise and max_minutes must be "
-                          ">= 0")
+    for key in ("d_pretrain", "eval_every", "max_rollbacks", "picture_every", "monitor_every",
+                "monitor_after", "instance_noise", "max_minutes"):
+        if getattr(t, key) < 0:
+            raise GankitError(f"{where}: train.{key} must be >= 0, got {getattr(t, key)}")
     from gankit.augment import AUGMENTS
 
     for name in filter(None, (a.strip() for a in t.augment.split(","))):
@@ -212,8 +213,9 @@ def validate(cfg: Config, where: str) -> None:
     if s and cfg.loss.name in ("wasserstein", "hinge"):
         raise GankitError(f"{where}: loss.label_smoothing has no meaning for loss "
                           f"{cfg.loss.name!r}; use it with minimax, nonsaturating or least_squares")
-    if cfg.loss.clip < 0 or cfg.loss.penalty_weight < 0:
-        raise GankitError(f"{where}: loss.clip and loss.penalty_weight must be >= 0")
+    for key in ("clip", "penalty_weight"):
+        if getattr(cfg.loss, key) < 0:
+            raise GankitError(f"{where}: loss.{key} must be >= 0, got {getattr(cfg.loss, key)}")
     if cfg.loss.name == "wasserstein" and not cfg.loss.clip and cfg.loss.penalty == "none":
         raise GankitError(f"{where}: loss.name=wasserstein needs a Lipschitz constraint: set "
                           "loss.clip (e.g. 0.01) or loss.penalty=gradient_penalty")
@@ -235,6 +237,8 @@ def validate(cfg: Config, where: str) -> None:
 def _read_target(target: str | Path) -> dict:
     path = Path(target)
     if path.suffix == ".toml" or path.is_file():
+        if path.is_dir():
+            raise GankitError(f"{str(path)!r} is a folder, not a config file")
         if not path.is_file():
             raise GankitError(f"config file not found: {str(path)!r}")
     else:
@@ -271,33 +275,42 @@ def _apply_override(raw: dict, item: str) -> None:
     raw.setdefault(section, {})[name] = parse_value(value.strip())
 
 
-def _numbers(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        for v in value)
+FLOAT32_MAX = 3.4028234663852886e38  # gankit computes in float32: larger numbers become Inf
 
 
-def _check_type(where: str, value: Any, default: Any, lists: bool = False) -> Any:
-    """Value coerced to the default's type (int -> float allowed), or a clear error. With
-    `lists` (a parameter annotated to take a list, e.g. per-mode stds, mixture weights), a
-    list of numbers is taken as well."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise GankitError(f"{where} must be a finite number, got {value!r}")
-    if lists and _numbers(value):
+def _number(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and abs(v) <= FLOAT32_MAX)
+
+
+def _check_type(where: str, value: Any, default: Any, annotation: str = "") -> Any:
+    """Value coerced to the default's type (int -> float allowed), or a clear error. A
+    parameter annotated to take a list (per-mode stds, mixture weights) takes a list of
+    numbers as well; a string only where the default or annotation is one."""
+    lists = "list[" in annotation or isinstance(default, (list, tuple))
+    strings = isinstance(default, str) or "str" in annotation
+    kinds = [name for test, name in (
+        (isinstance(default, bool), "true or false"),
+        (type(default) is int, "an integer"), (type(default) is float, "a number"),
+        (strings, "a string"), (lists, "a list of numbers")) if test]
+    what = " or ".join(kinds)
+    if isinstance(value, float) and not _number(value):
+        raise GankitError(f"{where} must be a finite number (within +-3.4e38, float32), got "
+                          f"{value!r}")
+    if lists and isinstance(value, list):
+        if value and all(_number(v) for v in value):
+            return value
+        raise GankitError(f"{where} must be {what} (finite, within +-3.4e38), got {value!r}")
+    if isinstance(value, str) and strings:
         return value
-    if default is None:  # optional paths
-        if not isinstance(value, str):
-            raise GankitError(f"{where} must be a string{' or a list of numbers' * lists}, "
-                              f"got {value!r}")
-        return value
-    kind = type(default)
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    if type(default) is float and isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > FLOAT32_MAX:
+            raise GankitError(f"{where} must be within +-3.4e38 (float32), got {value!r}")
         return float(value)
-    if kind in (list, tuple) and isinstance(value, list):
+    if default is not None and type(default) not in (list, tuple) and isinstance(
+            value, type(default)) and not (type(default) is int and isinstance(value, bool)):
         return value
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return value
-    raise GankitError(f"{where} must be {kind.__name__}, got {value!r}")
+    raise GankitError(f"{where} must be {what}, got {value!r}")
 
 
 def _plain_section(raw: dict, name: str, cls, where: str):
@@ -307,9 +320,14 @@ def _plain_section(raw: dict, name: str, cls, where: str):
     kwargs = {}
     for key, value in raw.items():
         if key not in valid:
-            raise GankitError(f"{where}: unknown key {name}.{key}{closest(key, valid)}")
+            home = [n for n, c in (("loss", LossConfig), ("train", TrainConfig))
+                    if n != name and key in {f.name for f in fields(c)}]
+            hint = f" ({key} is a [{home[0]}] key: {home[0]}.{key})" if home else \
+                closest(key, valid)
+            raise GankitError(f"{where}: unknown key {name}.{key}{hint}")
         default = valid[key].default
-        kwargs[key] = _check_type(f"{where}: {name}.{key}", value, default)
+        kwargs[key] = _check_type(f"{where}: {name}.{key}", value, default,
+                                  str(valid[key].type))
     return cls(**kwargs)
 
 
@@ -339,8 +357,7 @@ def _factory_section(raw: dict, name: str, pick: str, registry, cls, where: str,
             raise GankitError(f"{where}: unknown key {name}.{key} for {pick} {choice!r}"
                               f"{closest(key, params)}")
         annotation = str(inspect.signature(factory).parameters[key].annotation)
-        options[key] = _check_type(f"{where}: {name}.{key}", value, params[key],
-                                   lists="list[" in annotation)
+        options[key] = _check_type(f"{where}: {name}.{key}", value, params[key], annotation)
     # The resolved config spells out every default, so a run never depends on code defaults.
     resolved = {k: v for k, v in params.items() if v is not inspect.Parameter.empty}
     resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}

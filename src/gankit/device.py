@@ -9,7 +9,7 @@ import torch
 
 from gankit.errors import GankitError
 
-DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda(:(0|[1-9]\d{0,3}))?)$")  # torch: no "cuda:01"
 
 
 def resolve(name: str = "auto", key: str = "train.device") -> torch.device:
@@ -22,6 +22,9 @@ def resolve(name: str = "auto", key: str = "train.device") -> torch.device:
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GankitError(f"{key}={name!r} but no CUDA device is available; use cpu or auto")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise GankitError(f"{key}={name!r} but this machine has {torch.cuda.device_count()} "
+                          "CUDA device(s), numbered from 0")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise GankitError(f"{key}={name!r} but MPS is not available; use cpu or auto")
     return device

@@ -62,6 +62,10 @@ def extractor(name: str, inception: str | None = None, device: str = "cpu"):
 def reference_images(cfg, data, n: int) -> np.ndarray:
     """The real images generated ones are compared with: (N, R, R, C) uint8."""
     if cfg.data.kind in TEST_SPLIT:
+        if cfg.data.options.get("split") == "test":
+            raise GankitError(f"this run trained on {cfg.data.kind}'s test split, the images "
+                              "its scores compare against (the published protocol), so they "
+                              "would mean nothing; train on data.split='train' to measure it")
         test = build_data(cfg.data.kind, {**cfg.data.options, "split": "test"})
         return test.reference(len(test) if cfg.data.kind != "stacked-mnist" else n)
     return data.reference(n)

