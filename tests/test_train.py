@@ -420,16 +420,21 @@ def test_a_burst_of_failures_goes_back_to_the_last_checkpoint_and_on(tiny, tmp_p
     assert not same(params(clean.G), params(st.G))
 
 
-def test_a_run_that_went_back_resumes_as_if_never_stopped(tiny, tmp_path, monkeypatch):
+@pytest.mark.parametrize("until,before,after", [
+    (12, set(), {1, 2, 3}),  # stopped at step 12, then the resume's steps 12-14 fail
+    (13, {13}, {1, 2}),  # stopped amid the failures: step 12 failed before the stop
+])
+def test_a_run_that_went_back_resumes_as_if_never_stopped(tiny, tmp_path, monkeypatch, until,
+                                                          before, after):
     cfg = tiny("ring", "train.steps=20", "train.checkpoint_every=5")
     monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({13, 14, 15}))
     straight = fit(cfg, tmp_path / "straight", progress=False)
-    # stopped at step 12 (its own checkpoint there), then the resume's steps 12-14 fail
-    monkeypatch.setitem(LOSSES, "nonsaturating", _NONSATURATING)
-    fit(cfg, tmp_path / "split", until=12, progress=False)
-    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({1, 2, 3}))
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at(before))
+    fit(cfg, tmp_path / "split", until=until, progress=False)
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at(after))
     split = fit(cfg, tmp_path / "split", resume=True, progress=False)
     assert same(params(straight.G), params(split.G)) and same(params(straight.D), params(split.D))
+    # the same records, skipped steps counted alike (the stop's record was dropped on the way)
     assert _records(tmp_path / "straight") == [
         {k: v for k, v in r.items() if k != "time"} | {"time": s["time"]}
         for r, s in zip(_records(tmp_path / "split"), _records(tmp_path / "straight"))]
@@ -442,14 +447,76 @@ def test_max_rollbacks_is_checked(tiny):
 
 
 def test_going_back_with_one_checkpoint_kept_or_none_saved(tiny, tmp_path, monkeypatch):
-    # keep_checkpoints=1: the only checkpoint left was written during the failures; it holds
-    # the weights from before them (skipped steps change nothing), so the run goes back to it
+    # keep_checkpoints=1: the checkpoints written during the failures (steps 4 and 5) do not
+    # push out the last one from before them (step 3), which the run goes back to
     monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({4, 5, 6}))
     cfg = tiny("ring", "train.steps=10", "train.checkpoint_every=1", "train.keep_checkpoints=1")
     st = fit(cfg, tmp_path / "one", progress=False)
-    assert st.step == 10 and _records(tmp_path / "one")[1]["rolled_back_from"] == 5
+    records = _records(tmp_path / "one")
+    assert st.step == 10 and [r["step"] for r in records] == [5, 10]
+    assert records[0]["rolled_back_from"] == 5 and records[0]["skipped"] == 3
     # failures before the first checkpoint: nothing to go back to
     monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({1, 2, 3}))
-    with pytest.raises(DivergenceError, match=r"step 2: .* with no checkpoint to go back to, "
+    with pytest.raises(DivergenceError, match=r"step 2: .* with no checkpoint from before it to "
+                       r"go back to, "
                        r"so training stopped \(last good checkpoint: none\)"):
         fit(tiny("ring"), tmp_path / "none", progress=False)
+
+
+def _nan_grad_d_loss_at(calls_that_fail):
+    """A finite D loss whose gradient is NaN (0 * sqrt(0) backwards): D's weights turn NaN."""
+    original, calls = _NONSATURATING, {"n": 0}
+
+    def d(real, fake, target):
+        calls["n"] += 1
+        loss = original.d(real, fake, target)
+        return loss + 0 * torch.sqrt(0 * fake.sum()) if calls["n"] in calls_that_fail else loss
+
+    return GANLoss(d, original.g, True, "")
+
+
+def test_weights_turned_nan_by_a_finite_loss_send_the_run_back_too(tiny, tmp_path, monkeypatch,
+                                                                   capsys):
+    cfg = tiny("ring", "train.steps=30", "train.max_bad_steps=5")
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_grad_d_loss_at({18}))
+    straight = fit(cfg, tmp_path / "straight", progress=False)  # D's weights NaN from step 18
+    assert straight.step == 30 and all(torch.isfinite(p).all() for p in straight.D.parameters())
+    assert "step 19: the weights became NaN/Inf; went back to the checkpoint of step 10" in \
+        capsys.readouterr().err  # due at step 20: no checkpoint of NaN weights
+    # stopped with NaN weights: nothing is saved, and the resume replays from step 10
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_grad_d_loss_at({18}))
+    fit(cfg, tmp_path / "split", until=19, progress=False)
+    assert "with NaN/Inf weights, so no checkpoint was written" in capsys.readouterr().err
+    assert checkpoint.list_steps(tmp_path / "split" / "checkpoints") == [10]
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_grad_d_loss_at({8}))
+    split = fit(cfg, tmp_path / "split", resume=True, progress=False)
+    assert same(params(straight.G), params(split.G)) and same(params(straight.D), params(split.D))
+
+
+@pytest.mark.parametrize("keep,fails,until,resumed_fails", [
+    (3, {7, 8, 9}, 5, {2, 3, 4}),  # no periodic checkpoint before the failures: both stop
+    (1, {13, 14, 15}, 12, {1, 2, 3}),  # the stop's checkpoint must not push out step 10
+])
+def test_going_back_does_not_depend_on_where_a_run_was_stopped(tiny, tmp_path, monkeypatch, keep,
+                                                                fails, until, resumed_fails):
+    cfg = tiny("ring", "train.steps=20", f"train.keep_checkpoints={keep}")
+
+    def finish(run_dir, **kw):
+        try:
+            return fit(cfg, run_dir, progress=False, **kw)
+        except DivergenceError as e:
+            return str(e)
+
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at(fails))
+    straight = finish(tmp_path / "straight")
+    monkeypatch.setitem(LOSSES, "nonsaturating", _NONSATURATING)
+    fit(cfg, tmp_path / "split", until=until, progress=False)
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at(resumed_fails))
+    split = finish(tmp_path / "split", resume=True)
+    if isinstance(straight, str):
+        assert "no checkpoint from before it" in straight  # (the split run kept its stop's)
+        assert split.split(" (last good")[0] == straight.split(" (last good")[0]
+    else:
+        assert same(params(straight.G), params(split.G)) and same(params(straight.D),
+                                                                  params(split.D))
+        assert checkpoint.list_steps(tmp_path / "split" / "checkpoints") == [20]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -65,8 +66,19 @@ def list_steps(folder: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name)))
 
 
-def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, keep: int) -> Path:
-    """Write checkpoint `step`; keep the newest `keep`. Refuses to save non-finite weights."""
+def read_meta(folder: Path, step: int) -> dict | None:
+    """The JSON half of checkpoint `step` as it is (unverified), or None if it cannot be read."""
+    try:
+        meta = json.loads((Path(folder) / f"step_{step:08d}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, keep: int,
+         counts: Callable[[int], bool] = lambda step: True) -> Path:
+    """Write checkpoint `step`; keep it and the newest `keep` of those that `counts` (all by
+    default). Refuses to save non-finite weights."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".*.tmp"):
@@ -80,7 +92,9 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, 
     atomic_write(tensor_path, lambda tmp: save_file(cpu, str(tmp)))
     meta = {"format": FORMAT, "step": step, "sha256": file_digest(tensor_path), **meta}
     atomic_write_text(folder / f"{stem}.json", json.dumps(meta, indent=1))
-    for old in list_steps(folder)[:-keep]:
+    steps = list_steps(folder)
+    kept = set([s for s in steps if counts(s)][-keep:]) | {step}
+    for old in (s for s in steps if s not in kept):
         for suffix in (".json", ".safetensors"):
             (folder / f"step_{old:08d}{suffix}").unlink(missing_ok=True)
     # a tensor file without its JSON is the half of a save that was killed between the renames

@@ -3,8 +3,11 @@ checkpoint when a run diverges (`fit` calls `roll_back`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 from gankit import checkpoint
 from gankit import device as device_lib
@@ -93,40 +96,55 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
     state.rollbacks = int(meta.get("rollbacks", 0))
 
 
+def finite(state: GANState, cfg: Config) -> bool:
+    """Whether everything a checkpoint would hold is finite (a finite loss can still leave
+    NaN/Inf weights behind, e.g. through a NaN gradient)."""
+    tensors, _ = state_tensors(state, cfg)
+    return all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
+
+
+def _fallback(folder: Path, every: int) -> Callable[[int], bool]:
+    """Which checkpoints a diverging run may go back to: the periodic ones written outside a
+    run of failures. A straight run and a resumed one (which also has the checkpoints its
+    stops wrote) hold the same of these, so they go back to the same one."""
+    def good(step: int) -> bool:
+        meta = checkpoint.read_meta(folder, step)
+        return step % every == 0 and (meta is None or meta.get("bad_steps", 0) == 0)
+
+    return good
+
+
 def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
+    folder = Path(run_dir) / "checkpoints"
     tensors, meta = state_tensors(state, cfg)
-    try:
-        return checkpoint.save(Path(run_dir) / "checkpoints", state.step, tensors, meta,
-                               cfg.train.keep_checkpoints)
+    try:  # retention spares the newest checkpoints a diverging run may go back to
+        return checkpoint.save(folder, state.step, tensors, meta, cfg.train.keep_checkpoints,
+                               _fallback(folder, cfg.train.checkpoint_every))
     except GankitError as e:
-        last = checkpoint.list_steps(Path(run_dir) / "checkpoints")
+        last = checkpoint.list_steps(folder)
         kept = f"the last good checkpoint (step {last[-1]}) is kept" if last else \
             "no checkpoint was saved before"
         raise DivergenceError(f"{e}; {kept}") from None
 
 
-def roll_back(state: GANState, cfg: Config, run_dir: Path, step: int) -> int:
-    """After `state.bad_steps` NaN/Inf steps in a row ending at `step`, go back to the newest
-    checkpoint from before them and delete those after it; returns its step. The batches and
-    noise go on from where they are: from the same weights, the same draws would fail again.
-    Raises DivergenceError where there is no checkpoint or the returns are spent."""
+def roll_back(state: GANState, cfg: Config, run_dir: Path, step: int, failure: str) -> int:
+    """After `failure` at `step` (NaN/Inf losses in `state.bad_steps` steps in a row, or NaN/Inf
+    weights), go back to the newest periodic checkpoint from before the failed steps and delete
+    those after it; returns its step. The batches and noise go on from where they are: from the
+    same weights, the same draws would fail again. Raises DivergenceError where there is no
+    such checkpoint or the returns (train.max_rollbacks) are spent."""
     folder, t = Path(run_dir) / "checkpoints", cfg.train
     first_bad = step - state.bad_steps + 1  # = state.step before the failed steps
     saved = checkpoint.list_steps(folder)
-    # one written during the failures holds the weights from before them too (a skipped step
-    # changes nothing): taken where no older one is left (keep_checkpoints=1)
-    pool = [s for s in saved if s <= first_bad] or saved
-    # an uninterrupted run has only the periodic checkpoints: going back to one of them keeps a
-    # resumed run (which also has the checkpoint its stop wrote) on the same course
-    target = ([s for s in pool if s % t.checkpoint_every == 0] or pool or [None])[-1]
+    good = _fallback(folder, t.checkpoint_every)
+    target = ([s for s in saved if s <= first_bad and good(s)] or [None])[-1]
     if target is None or state.rollbacks >= t.max_rollbacks:
-        why = (" with no checkpoint to go back to" if target is None else
+        why = (" with no checkpoint from before it to go back to" if target is None else
                f" after {state.rollbacks} return(s) to step {target}" if state.rollbacks else "")
         kept = f"step {saved[-1]}" if saved else "none"
         raise DivergenceError(
-            f"step {step}: the loss was NaN/Inf for {state.bad_steps} steps in a row{why}, so "
-            f"training stopped (last good checkpoint: {kept}); try lower learning rates, a "
-            "gradient penalty (loss.penalty=r1) or another loss")
+            f"step {step}: {failure}{why}, so training stopped (last good checkpoint: {kept}); "
+            "try lower learning rates, a gradient penalty (loss.penalty=r1) or another loss")
     rollbacks = state.rollbacks
     rngs = state.rng.get_state(), device_lib.rng_states(state.device)
     tensors, meta = checkpoint.load(folder, target)

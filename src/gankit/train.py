@@ -35,7 +35,7 @@ from gankit.monitor import Monitor
 from gankit.nets import DISCRIMINATORS, GENERATORS
 from gankit.penalties import PENALTIES
 from gankit.sampling import evaluate, latent
-from gankit.state_io import check_contents, load_state, roll_back, save_checkpoint
+from gankit.state_io import check_contents, finite, load_state, roll_back, save_checkpoint
 from gankit.stats import JsonLines, Stats
 
 # progress-bar labels of the reported statistics
@@ -292,17 +292,25 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             if state.G_ema is not None and ok:
                 ema_update(state.G_ema, state.G, t.ema)
 
-            # A skipped update is counted and reported; a run that keeps diverging goes back to
+            # A skipped update is counted and reported; a run whose losses stay NaN/Inf, or
+            # whose weights have become so (checked where a checkpoint falls due), goes back to
             # its last good checkpoint (max_rollbacks times), then stops.
             state.bad_steps = 0 if ok else state.bad_steps + 1
             skipped += not ok
-            if state.bad_steps >= t.max_bad_steps:
-                back = roll_back(state, cfg, run_dir, step)
-                bar.write(f"gankit: warning at step {step}: the loss was NaN/Inf for "
-                          f"{t.max_bad_steps} steps in a row; went back to the checkpoint of "
-                          f"step {back} (return {state.rollbacks} of at most {t.max_rollbacks}) "
-                          "to go on with other batches", file=sys.stderr)
-                log.truncate_after(back)  # metrics.jsonl follows the run's course from there
+            periodic = (step + 1) % t.checkpoint_every == 0 or step + 1 == t.steps
+            failure = (f"the loss was NaN/Inf for {state.bad_steps} steps in a row"
+                       if state.bad_steps >= t.max_bad_steps else "the weights became NaN/Inf"
+                       if periodic and not finite(state, cfg) else None)
+            if failure:
+                back = roll_back(state, cfg, run_dir, step, failure)
+                bar.write(f"gankit: warning at step {step}: {failure}; went back to the "
+                          f"checkpoint of step {back} (return {state.rollbacks} of at most "
+                          f"{t.max_rollbacks}) to go on with other batches", file=sys.stderr)
+                # metrics.jsonl follows the run's course from there; the next record counts
+                # every step skipped since, also those a dropped record had counted
+                skipped += sum(r["skipped"] for r in log.read()
+                               if r["step"] > back and isinstance(r.get("skipped"), int))
+                log.truncate_after(back)
                 monitor.replay(log.read())
                 stats, rolled_back = Stats(), step
                 bar.n = back
@@ -347,8 +355,12 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             if (t.picture_every and state.step % t.picture_every == 0) or done:
                 viz.save_pictures(state, data, cfg, run_dir,
                                   final=state.step == t.steps or out_of_time)
-            if state.step % t.checkpoint_every == 0 and state.bad_steps == 0:
+            if periodic and state.bad_steps == 0:
                 state.rollbacks = 0  # a good checkpoint past the trouble: returns count afresh
-            if state.step % t.checkpoint_every == 0 or done or stop.set:  # Ctrl-C meanwhile
+            if periodic or ((done or stop.set) and finite(state, cfg)):  # Ctrl-C meanwhile
                 save_checkpoint(state, cfg, run_dir)
+            elif done or stop.set:  # a resume replays from the last checkpoint, going back as here
+                bar.write(f"gankit: warning: stopped at step {state.step} with NaN/Inf weights, "
+                          "so no checkpoint was written; a resume continues from the last one",
+                          file=sys.stderr)
     return state
