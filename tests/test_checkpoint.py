@@ -35,9 +35,9 @@ def weights(run_dir):
 def test_resume_equals_an_uninterrupted_run_bit_for_bit(tiny, tmp_path, extra):
     cfg = tiny("ring", "train.steps=20", "train.checkpoint_every=7", *extra)
     fit(cfg, tmp_path / "straight", progress=False)
-    fit(cfg, tmp_path / "split", until=10, progress=False)
+    fit(cfg, tmp_path / "split", until=11, progress=False)  # off a log step (every 5)
     _, meta = weights(tmp_path / "split")
-    assert meta["step"] == 10
+    assert meta["step"] == 11 and meta["loop"]["stats"]["g_loss"][1] == 1  # step 11, unlogged
     fit(cfg, tmp_path / "split", resume=True, progress=False)
     a, meta_a = weights(tmp_path / "straight")
     b, meta_b = weights(tmp_path / "split")
@@ -48,8 +48,7 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(tiny, tmp_path, extra):
     logs = [[{k: v for k, v in json.loads(line).items() if k != "time"}
              for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
             for run in ("straight", "split")]
-    at_log_steps = [[r for r in log if r["step"] % 5 == 0] for log in logs]
-    assert at_log_steps[0] == at_log_steps[1]
+    assert logs[0] == logs[1]  # no record at the stop; the next one averages steps 11-15
 
 
 def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path):
@@ -310,12 +309,25 @@ def test_a_damaged_metrics_file_is_read_past_and_a_folder_in_its_place_named(sav
     cfg, base = saved_run
     run_dir = tmp_path / "run"
     shutil.copytree(base, run_dir)
-    log = run_dir / "metrics.jsonl"
-    good = log.read_bytes()
-    log.write_bytes(good + b'5\n{"step": "abc"}\n{"step": null}\n\xff\xfe{"step": 3}\n[1, 2]\n')
-    assert JsonLines(log).read() == [json.loads(line) for line in good.splitlines()]
+    log = run_dir / "metrics.jsonl"  # (the stop at step 4 wrote no record: log_every is 5)
+    log.write_bytes(b'{"step": 2, "d_loss": 1.0}\n5\n{"step": "abc"}\n{"step": null}\n'
+                    b'\xff\xfe{"step": 3}\n[1, 2]\n')
+    assert JsonLines(log).read() == [{"step": 2, "d_loss": 1.0}]
     st = fit(cfg, run_dir, resume=True, progress=False)  # the resume rewrites the good records
-    assert st.step == 8 and [r["step"] for r in JsonLines(log).read()] == [4, 5, 8]
+    assert st.step == 8 and [r["step"] for r in JsonLines(log).read()] == [2, 5, 8]
     (run_dir / "eval.jsonl").mkdir()
     with pytest.raises(GankitError, match="cannot write .*eval.jsonl"):
         JsonLines(run_dir / "eval.jsonl").append({"step": 8})
+
+
+@pytest.mark.parametrize("loop,match", [
+    ({"skipped": -1}, "'loop' holds"), ({"stats": {"d_loss": [1.0]}}, r"must be \[sum, count\]"),
+])
+def test_tampered_unlogged_statistics_are_refused_on_resume(saved_run, tmp_path, loop, match):
+    import shutil
+
+    cfg, base = saved_run
+    shutil.copytree(base, tmp_path / "run")
+    _tamper(tmp_path / "run", meta={"loop": loop})
+    with pytest.raises(GankitError, match=match):
+        fit(cfg, tmp_path / "run", resume=True, progress=False)

@@ -52,7 +52,8 @@ def check_contents(tensors: dict, meta: dict, where: str) -> None:
     if unknown:  # strict, as for the networks' own keys
         raise GankitError(f"checkpoint {where} holds tensors gankit does not know: "
                           f"{', '.join(unknown[:3])}")
-    for key, kind in (("config", dict), ("net_shape", dict), ("opt_g", dict), ("opt_d", dict)):
+    for key, kind in (("config", dict), ("net_shape", dict), ("opt_g", dict), ("opt_d", dict),
+                      ("loop", dict)):
         if key in meta and not isinstance(meta[key], kind):
             raise GankitError(f"checkpoint {where}: {key!r} must be a JSON object, got "
                               f"{type(meta[key]).__name__}")
@@ -69,6 +70,23 @@ def check_contents(tensors: dict, meta: dict, where: str) -> None:
     if shift.shape != (dim,) or scale.shape != (dim,):
         raise GankitError(f"checkpoint {where}: data.shift and data.scale must be of shape "
                           f"({dim},), got {tuple(shift.shape)} and {tuple(scale.shape)}")
+
+
+def unlogged(meta: dict, where: str) -> tuple[dict, int, int | None]:
+    """What the training loop had not logged yet when the checkpoint was written: the sums
+    of the statistics since the last record, the steps skipped since it, the step a return to
+    a checkpoint came from (checkpoints from before 2026-11-27 hold none of it)."""
+    loop = meta.get("loop", {})
+    stats, skipped, back = (loop.get("stats", {}), loop.get("skipped", 0),
+                            loop.get("rolled_back_from"))
+    if not isinstance(stats, dict) or not _count(skipped) or not (back is None or _count(back)):
+        raise GankitError(f"checkpoint {where}: 'loop' holds {str(loop)[:80]}, not the "
+                          "training loop's unlogged statistics")
+    return stats, skipped, back
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
@@ -114,9 +132,12 @@ def _fallback(folder: Path, every: int) -> Callable[[int], bool]:
     return good
 
 
-def save_checkpoint(state: GANState, cfg: Config, run_dir: Path) -> Path:
+def save_checkpoint(state: GANState, cfg: Config, run_dir: Path, loop: dict | None = None
+                    ) -> Path:
+    """Checkpoint `state` (and `loop`, what the training loop has not yet logged)."""
     folder = Path(run_dir) / "checkpoints"
     tensors, meta = state_tensors(state, cfg)
+    meta["loop"] = loop or {}
     try:  # retention spares the newest checkpoints a diverging run may go back to
         return checkpoint.save(folder, state.step, tensors, meta, cfg.train.keep_checkpoints,
                                _fallback(folder, cfg.train.checkpoint_every))

@@ -30,6 +30,19 @@ class Stats:
         self._n.clear()
         return out
 
+    def pending(self) -> dict:
+        """What is reported but not flushed: saved in checkpoints, so the first record after a
+        resume averages the same steps as a run that never stopped."""
+        return {k: [self._sum[k], self._n[k]] for k in self._sum}
+
+    def restore(self, pending: dict, where: str) -> None:
+        for k, value in pending.items():
+            if not (isinstance(value, list) and len(value) == 2
+                    and all(isinstance(v, (int, float)) for v in value) and value[1] >= 1):
+                raise GankitError(f"{where}: the unlogged statistic {k!r} must be [sum, count], "
+                                  f"got {value!r}")
+            self._sum[k], self._n[k] = float(value[0]), int(value[1])
+
 
 def clean(record: dict) -> dict:
     """A flat record as strict JSON takes it (non-finite floats as strings, e.g. "inf")."""

@@ -35,7 +35,14 @@ from gankit.monitor import Monitor
 from gankit.nets import DISCRIMINATORS, GENERATORS
 from gankit.penalties import PENALTIES
 from gankit.sampling import evaluate, latent
-from gankit.state_io import check_contents, finite, load_state, roll_back, save_checkpoint
+from gankit.state_io import (
+    check_contents,
+    finite,
+    load_state,
+    roll_back,
+    save_checkpoint,
+    unlogged,
+)
 from gankit.stats import JsonLines, Stats
 
 # progress-bar labels of the reported statistics
@@ -232,18 +239,20 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
               f"{run_dir / 'skipped_files.txt'}", file=sys.stderr)
     augment = augment_lib.policy(t.augment)
     monitor = Monitor(data, cfg.loss.name)
+    stats, skipped, rolled_back, started = Stats(), 0, None, time.time()
     if resume:
         tensors, meta = checkpoint.load(run_dir / "checkpoints")
         check_contents(tensors, meta, str(run_dir / "checkpoints"))
         run_lib.check_resume(run_dir, meta, cfg, state.classes, state.data_fingerprint)
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
+        pending, skipped, rolled_back = unlogged(meta, str(run_dir / "checkpoints"))
+        stats.restore(pending, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         state.data_shift, state.data_scale = data.shift, data.scale  # as check_map settled it
         run_lib.record_config(run_dir, cfg)  # `gankit train --resume` continues from here
         log.truncate_after(state.step)
         monitor.replay(log.read())
     end = min(t.steps, until) if until is not None else t.steps
-    stats, skipped, rolled_back, started = Stats(), 0, None, time.time()
     buffers = Buffers(state.G, state.D)
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,
                desc=cfg.data.kind)
@@ -325,7 +334,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             due_eval = t.eval_every and (state.step % t.eval_every == 0 or state.step == t.steps)
             due_check = (t.monitor_every and state.step % t.monitor_every == 0
                          and state.step >= t.monitor_after)
-            if state.step % t.log_every == 0 or done or due_eval or due_check:
+            # (not at a stop: the checkpoint keeps the window's sums for the resume's record)
+            if state.step % t.log_every == 0 or state.step == t.steps or due_eval or due_check:
                 record = {"step": state.step, **stats.flush(), "time": time.time() - started}
                 if skipped:  # steps skipped since the last record
                     record["skipped"] = skipped
@@ -358,7 +368,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             if periodic and state.bad_steps == 0:
                 state.rollbacks = 0  # a good checkpoint past the trouble: returns count afresh
             if periodic or ((done or stop.set) and finite(state, cfg)):  # Ctrl-C meanwhile
-                save_checkpoint(state, cfg, run_dir)
+                save_checkpoint(state, cfg, run_dir, {"stats": stats.pending(), "skipped": skipped,
+                                                      "rolled_back_from": rolled_back})
             elif done or stop.set:  # a resume replays from the last checkpoint, going back as here
                 bar.write(f"gankit: warning: stopped at step {state.step} with NaN/Inf weights, "
                           "so no checkpoint was written; a resume continues from the last one",
