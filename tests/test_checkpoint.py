@@ -48,7 +48,8 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(tiny, tmp_path, extra):
     logs = [[{k: v for k, v in json.loads(line).items() if k != "time"}
              for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
             for run in ("straight", "split")]
-    assert logs[0] == logs[1]  # no record at the stop; the next one averages steps 11-15
+    # the stop's record at step 11 is replaced: the next one averages steps 11-15
+    assert logs[0] == logs[1]
 
 
 def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path):
@@ -309,7 +310,7 @@ def test_a_damaged_metrics_file_is_read_past_and_a_folder_in_its_place_named(sav
     cfg, base = saved_run
     run_dir = tmp_path / "run"
     shutil.copytree(base, run_dir)
-    log = run_dir / "metrics.jsonl"  # (the stop at step 4 wrote no record: log_every is 5)
+    log = run_dir / "metrics.jsonl"
     log.write_bytes(b'{"step": 2, "d_loss": 1.0}\n5\n{"step": "abc"}\n{"step": null}\n'
                     b'\xff\xfe{"step": 3}\n[1, 2]\n')
     assert JsonLines(log).read() == [{"step": 2, "d_loss": 1.0}]
@@ -322,6 +323,8 @@ def test_a_damaged_metrics_file_is_read_past_and_a_folder_in_its_place_named(sav
 
 @pytest.mark.parametrize("loop,match", [
     ({"skipped": -1}, "'loop' holds"), ({"stats": {"d_loss": [1.0]}}, r"must be \[sum, count\]"),
+    ({"stats": {"d_loss": [1.0, float("inf")]}}, r"must be \[sum, count\]"),
+    ({"stats": {"d_loss": [10**400, 3]}}, r"must be \[sum, count\]"),
 ])
 def test_tampered_unlogged_statistics_are_refused_on_resume(saved_run, tmp_path, loop, match):
     import shutil

@@ -171,9 +171,9 @@ def test_wall_time_budget_stops_with_a_checkpoint(tiny, tmp_path, monkeypatch):
                   "train.checkpoint_every=500"), tmp_path, progress=False)
     assert 1 < st.step < 20  # stopped after about 60 s of the fake clock, not at step 1,000
     assert (tmp_path / "checkpoints" / f"step_{st.step:08d}.json").exists()
-    # the last record is the last log step's (every 5); the steps since wait in the checkpoint
+    # the stop's record (off the log steps, every 5) is marked: a resume replaces it
     last = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
-    assert last["step"] == st.step - st.step % 5
+    assert last["step"] == st.step and last["stopped"] is True
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny, tmp_path,
@@ -522,3 +522,37 @@ def test_going_back_does_not_depend_on_where_a_run_was_stopped(tiny, tmp_path, m
         assert same(params(straight.G), params(split.G)) and same(params(straight.D),
                                                                   params(split.D))
         assert checkpoint.list_steps(tmp_path / "split" / "checkpoints") == [20]
+
+
+def test_checkpoints_written_on_skipped_steps_stay_targets(tiny, tmp_path, monkeypatch):
+    # one step fails just before each checkpoint (bad_steps 1 in it), then a burst: the run
+    # goes back to step 30 and retention kept keep_checkpoints of them
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({10, 20, 30, 34, 35, 36}))
+    cfg = tiny("ring", "train.steps=40", "train.keep_checkpoints=3")
+    st = fit(cfg, tmp_path, progress=False)
+    assert st.step == 40 and _records(tmp_path)[-2]["rolled_back_from"] == 35
+    assert checkpoint.list_steps(tmp_path / "checkpoints") == [20, 30, 40]
+
+
+def test_a_changed_checkpoint_every_keeps_the_old_checkpoints_as_targets(tiny, tmp_path,
+                                                                        monkeypatch):
+    fit(tiny("ring", "train.steps=40"), tmp_path, until=20, progress=False)  # at 10, 20
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_d_loss_at({3, 4, 5}))
+    st = fit(tiny("ring", "train.steps=40", "train.checkpoint_every=15"), tmp_path, resume=True,
+             progress=False)  # steps 22-24 fail: back to 20, written when every was 10
+    assert st.step == 40 and checkpoint.list_steps(tmp_path / "checkpoints") == [20, 30, 40]
+
+
+def test_the_command_says_when_a_stop_wrote_no_checkpoint(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gankit.cli import main
+
+    from .conftest import TINY
+
+    monkeypatch.setitem(LOSSES, "nonsaturating", _nan_grad_d_loss_at({2}))
+    result = CliRunner().invoke(main, ["train", "ring", *TINY, "train.max_bad_steps=5",
+                                       "--until", "3", "--out", str(tmp_path / "r"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "stopped at step 3 of 20, without a checkpoint (pictures" in result.output
+    assert "--resume" not in result.output.splitlines()[-1]

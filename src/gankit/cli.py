@@ -78,6 +78,7 @@ def train(target, overrides, out, resume, seed, until, quiet):
     gankit train grid loss.name=hinge train.steps=2000 --out runs/grid-hinge
     gankit train --resume --out runs/grid-hinge
     """
+    from gankit import checkpoint
     from gankit import config as config_lib
     from gankit.train import fit
 
@@ -100,10 +101,14 @@ def train(target, overrides, out, resume, seed, until, quiet):
     from gankit.data import IMAGE_KINDS
 
     where = Path(out) / ("samples" if cfg.data.kind in IMAGE_KINDS else "pictures")
+    saved = checkpoint.list_steps(Path(out) / "checkpoints")
     if state.step < cfg.train.steps:  # --until, Ctrl-C or train.max_minutes
-        click.echo(f"stopped at step {state.step} of {cfg.train.steps}, with a checkpoint "
-                   f"(pictures in {where}); continue with: gankit train --resume --out {out}",
-                   err=True)
+        kept = ("with a checkpoint" if state.step in saved else  # not of NaN/Inf weights
+                f"without a checkpoint (the last is step {saved[-1]})" if saved else
+                "without a checkpoint")
+        click.echo(f"stopped at step {state.step} of {cfg.train.steps}, {kept} (pictures in "
+                   f"{where})" + (f"; continue with: gankit train --resume --out {out}"
+                                  if saved else ""), err=True)
     else:
         click.echo(f"done: step {state.step}; pictures in {where}", err=True)
 

@@ -121,26 +121,34 @@ def finite(state: GANState, cfg: Config) -> bool:
     return all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
 
 
-def _fallback(folder: Path, every: int) -> Callable[[int], bool]:
-    """Which checkpoints a diverging run may go back to: the periodic ones written outside a
-    run of failures. A straight run and a resumed one (which also has the checkpoints its
-    stops wrote) hold the same of these, so they go back to the same one."""
-    def good(step: int) -> bool:
-        meta = checkpoint.read_meta(folder, step)
-        return step % every == 0 and (meta is None or meta.get("bad_steps", 0) == 0)
+def _targets(folder: Path, upto: int) -> Callable[[int], bool]:
+    """Which checkpoints a diverging run may go back to: the periodic ones up to step `upto`,
+    the last before the failures. A straight run and a resumed one (which also has the
+    checkpoints its stops wrote) hold the same of these, so they go back to the same one."""
+    def target(step: int) -> bool:
+        meta = checkpoint.read_meta(folder, step) or {}
+        if "periodic" in meta:
+            return step <= upto and meta["periodic"] is True
+        # checkpoints before 2026-11-27: periodic by the checkpoint_every they were written with
+        every = meta.get("config", {}).get("train", {}).get("checkpoint_every", 1000)
+        return step <= upto and isinstance(every, int) and every > 0 and step % every == 0
 
-    return good
+    return target
 
 
-def save_checkpoint(state: GANState, cfg: Config, run_dir: Path, loop: dict | None = None
-                    ) -> Path:
-    """Checkpoint `state` (and `loop`, what the training loop has not yet logged)."""
+def save_checkpoint(state: GANState, cfg: Config, run_dir: Path, loop: dict | None = None,
+                    periodic: bool = False) -> Path:
+    """Checkpoint `state` (and `loop`, what the training loop has not yet logged); `periodic`
+    where train.checkpoint_every called for it, not a stop."""
     folder = Path(run_dir) / "checkpoints"
     tensors, meta = state_tensors(state, cfg)
-    meta["loop"] = loop or {}
-    try:  # retention spares the newest checkpoints a diverging run may go back to
+    meta |= {"loop": loop or {}, "periodic": periodic}
+    # retention spares the newest checkpoints a diverging run may go back to: not those
+    # written during the failures now going on (state.bad_steps), which would push them out
+    counts = _targets(folder, state.step - state.bad_steps)
+    try:
         return checkpoint.save(folder, state.step, tensors, meta, cfg.train.keep_checkpoints,
-                               _fallback(folder, cfg.train.checkpoint_every))
+                               counts)
     except GankitError as e:
         last = checkpoint.list_steps(folder)
         kept = f"the last good checkpoint (step {last[-1]}) is kept" if last else \
@@ -157,8 +165,7 @@ def roll_back(state: GANState, cfg: Config, run_dir: Path, step: int, failure: s
     folder, t = Path(run_dir) / "checkpoints", cfg.train
     first_bad = step - state.bad_steps + 1  # = state.step before the failed steps
     saved = checkpoint.list_steps(folder)
-    good = _fallback(folder, t.checkpoint_every)
-    target = ([s for s in saved if s <= first_bad and good(s)] or [None])[-1]
+    target = ([s for s in saved if _targets(folder, first_bad)(s)] or [None])[-1]
     if target is None or state.rollbacks >= t.max_rollbacks:
         why = (" with no checkpoint from before it to go back to" if target is None else
                f" after {state.rollbacks} return(s) to step {target}" if state.rollbacks else "")

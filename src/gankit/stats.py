@@ -37,11 +37,17 @@ class Stats:
 
     def restore(self, pending: dict, where: str) -> None:
         for k, value in pending.items():
-            if not (isinstance(value, list) and len(value) == 2
-                    and all(isinstance(v, (int, float)) for v in value) and value[1] >= 1):
+            ok = (isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)
+                  and not isinstance(value[1], bool) and value[1] >= 1
+                  and isinstance(value[0], (int, float)) and not isinstance(value[0], bool))
+            try:
+                total = float(value[0]) if ok else None
+            except OverflowError:  # an integer beyond float
+                total = None
+            if total is None:
                 raise GankitError(f"{where}: the unlogged statistic {k!r} must be [sum, count], "
-                                  f"got {value!r}")
-            self._sum[k], self._n[k] = float(value[0]), int(value[1])
+                                  f"got {str(value)[:80]}")
+            self._sum[k], self._n[k] = total, value[1]
 
 
 def clean(record: dict) -> dict:
@@ -89,7 +95,8 @@ class JsonLines:
         return out
 
     def truncate_after(self, step: int) -> None:
-        """Drop records past `step`: a resumed run rewrites them, as if it had never stopped."""
+        """Drop records past `step`, and a stop's record (marked "stopped"): a resumed run
+        rewrites them, as if it had never stopped."""
         if self.path.exists():
-            keep = [r for r in self.read() if r["step"] <= step]
+            keep = [r for r in self.read() if r["step"] <= step and not r.get("stopped")]
             atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in keep))

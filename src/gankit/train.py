@@ -245,8 +245,8 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         check_contents(tensors, meta, str(run_dir / "checkpoints"))
         run_lib.check_resume(run_dir, meta, cfg, state.classes, state.data_fingerprint)
         load_state(state, tensors, meta, str(run_dir / "checkpoints"))
-        pending, skipped, rolled_back = unlogged(meta, str(run_dir / "checkpoints"))
-        stats.restore(pending, str(run_dir / "checkpoints"))
+        sums, skipped, rolled_back = unlogged(meta, str(run_dir / "checkpoints"))
+        stats.restore(sums, str(run_dir / "checkpoints"))
         data.check_map(tensors["data.shift"], tensors["data.scale"], str(run_dir))
         state.data_shift, state.data_scale = data.shift, data.scale  # as check_map settled it
         run_lib.record_config(run_dir, cfg)  # `gankit train --resume` continues from here
@@ -334,9 +334,16 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             due_eval = t.eval_every and (state.step % t.eval_every == 0 or state.step == t.steps)
             due_check = (t.monitor_every and state.step % t.monitor_every == 0
                          and state.step >= t.monitor_after)
-            # (not at a stop: the checkpoint keeps the window's sums for the resume's record)
-            if state.step % t.log_every == 0 or state.step == t.steps or due_eval or due_check:
+            regular = (state.step % t.log_every == 0 or state.step == t.steps or due_eval
+                       or due_check)
+            # A stop's record shows the window so far; the checkpoint keeps the window's sums,
+            # and the resume replaces the record with one over the whole window.
+            pending = None if regular else {"stats": stats.pending(), "skipped": skipped,
+                                            "rolled_back_from": rolled_back}
+            if regular or done:
                 record = {"step": state.step, **stats.flush(), "time": time.time() - started}
+                if not regular:
+                    record["stopped"] = True
                 if skipped:  # steps skipped since the last record
                     record["skipped"] = skipped
                     bar.write(f"gankit: warning at step {state.step}: {skipped} step(s) since the "
@@ -368,10 +375,11 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             if periodic and state.bad_steps == 0:
                 state.rollbacks = 0  # a good checkpoint past the trouble: returns count afresh
             if periodic or ((done or stop.set) and finite(state, cfg)):  # Ctrl-C meanwhile
-                save_checkpoint(state, cfg, run_dir, {"stats": stats.pending(), "skipped": skipped,
-                                                      "rolled_back_from": rolled_back})
+                save_checkpoint(state, cfg, run_dir, pending, periodic)
             elif done or stop.set:  # a resume replays from the last checkpoint, going back as here
+                last = checkpoint.list_steps(run_dir / "checkpoints")
                 bar.write(f"gankit: warning: stopped at step {state.step} with NaN/Inf weights, "
-                          "so no checkpoint was written; a resume continues from the last one",
-                          file=sys.stderr)
+                          "so no checkpoint was written; " + (
+                              f"a resume continues from step {last[-1]}" if last else
+                              "there is no checkpoint to resume from"), file=sys.stderr)
     return state
