@@ -50,6 +50,10 @@ def test_resume_equals_an_uninterrupted_run_bit_for_bit(tiny, tmp_path, extra):
             for run in ("straight", "split")]
     # the stop's record at step 11 is replaced: the next one averages steps 11-15
     assert logs[0] == logs[1]
+    # and its picture goes (the tiny runs draw only at the end): the same frames
+    frames = [sorted(p.name for p in (tmp_path / run / "pictures").glob("world_*.png"))
+              for run in ("straight", "split")]
+    assert frames[0] == frames[1] == ["world_00000020.png"]
 
 
 def test_checkpoint_files_are_safetensors_and_json_with_retention(tiny, tmp_path):

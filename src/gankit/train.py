@@ -252,6 +252,7 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
         run_lib.record_config(run_dir, cfg)  # `gankit train --resume` continues from here
         log.truncate_after(state.step)
         monitor.replay(log.read())
+        viz.drop_stop_pictures(run_dir, state.step, t.picture_every, t.steps)
     end = min(t.steps, until) if until is not None else t.steps
     buffers = Buffers(state.G, state.D)
     bar = tqdm(total=t.steps, initial=state.step, disable=not progress, dynamic_ncols=True,

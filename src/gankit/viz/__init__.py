@@ -27,4 +27,14 @@ def save_pictures(state, data, cfg, run_dir: Path, final: bool = False) -> None:
         curves_figure(records, LOSSES[cfg.loss.name].prob).savefig(folder / "curves.png")
 
 
-__all__ = ["save_pictures", "world_figure", "curves_figure", "grid"]
+def drop_stop_pictures(run_dir: Path, step: int, picture_every: int, steps: int) -> None:
+    """On resume: a stop's per-step picture off the picture steps goes, so the frames (and
+    training.gif) are those of a run that never stopped."""
+    if (picture_every and step % picture_every == 0) or step == steps:
+        return
+    for path in (Path(run_dir) / "samples" / f"step_{step:08d}.png",
+                 Path(run_dir) / "pictures" / f"world_{step:08d}.png"):
+        path.unlink(missing_ok=True)
+
+
+__all__ = ["drop_stop_pictures", "save_pictures", "world_figure", "curves_figure", "grid"]
