@@ -130,7 +130,9 @@ def _targets(folder: Path, upto: int) -> Callable[[int], bool]:
         if "periodic" in meta:
             return step <= upto and meta["periodic"] is True
         # checkpoints before 2026-11-27: periodic by the checkpoint_every they were written with
-        every = meta.get("config", {}).get("train", {}).get("checkpoint_every", 1000)
+        train = meta.get("config", {}).get("train", {}) if isinstance(meta.get("config"), dict) \
+            else {}
+        every = train.get("checkpoint_every", 1000) if isinstance(train, dict) else 0
         return step <= upto and isinstance(every, int) and every > 0 and step % every == 0
 
     return target
@@ -165,7 +167,8 @@ def roll_back(state: GANState, cfg: Config, run_dir: Path, step: int, failure: s
     folder, t = Path(run_dir) / "checkpoints", cfg.train
     first_bad = step - state.bad_steps + 1  # = state.step before the failed steps
     saved = checkpoint.list_steps(folder)
-    target = ([s for s in saved if _targets(folder, first_bad)(s)] or [None])[-1]
+    is_target = _targets(folder, first_bad)
+    target = ([s for s in saved if is_target(s)] or [None])[-1]
     if target is None or state.rollbacks >= t.max_rollbacks:
         why = (" with no checkpoint from before it to go back to" if target is None else
                f" after {state.rollbacks} return(s) to step {target}" if state.rollbacks else "")
