@@ -89,6 +89,12 @@ def test_a_config_file_that_is_a_folder_or_has_a_table_for_a_description(tmp_pat
         config.load(tmp_path / "d.toml")
 
 
+def test_the_description_is_an_override_too():
+    assert config.load("ring", ["description=my ring"]).description == "my ring"
+    with pytest.raises(GankitError, match="description must be a string, got 5"):
+        config.load("ring", ["description=5"])
+
+
 def test_invalid_toml_names_the_file(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text("[train\nsteps = 1")

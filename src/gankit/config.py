@@ -265,6 +265,9 @@ def parse_value(text: str) -> Any:
 
 def _apply_override(raw: dict, item: str) -> None:
     key, sep, value = item.partition("=")
+    if sep and key.strip() == "description":  # the one key outside a section
+        raw["description"] = parse_value(value.strip())
+        return
     parts = key.strip().split(".")
     if not sep or len(parts) != 2 or not all(parts):
         raise GankitError(f"override {item!r} must look like section.key=value, "
