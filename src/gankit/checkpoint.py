@@ -66,6 +66,16 @@ def list_steps(folder: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name)))
 
 
+def non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """The names of the floating-point tensors holding NaN/Inf."""
+    return [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+
+
+def _delete(folder: Path, step: int) -> None:
+    for suffix in (".json", ".safetensors"):
+        (Path(folder) / f"step_{step:08d}{suffix}").unlink(missing_ok=True)
+
+
 def read_meta(folder: Path, step: int) -> dict | None:
     """The JSON half of checkpoint `step` as it is (unverified), or None if it cannot be read."""
     try:
@@ -83,7 +93,7 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, 
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".*.tmp"):
         stale.unlink()
-    bad = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    bad = non_finite(tensors)
     if bad:
         raise GankitError(f"refusing to save checkpoint {step}: non-finite values in {bad[:3]}")
     stem = f"step_{step:08d}"
@@ -95,8 +105,7 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, 
     steps = list_steps(folder)
     kept = set([s for s in steps if counts(s)][-keep:]) | {step}
     for old in (s for s in steps if s not in kept):
-        for suffix in (".json", ".safetensors"):
-            (folder / f"step_{old:08d}{suffix}").unlink(missing_ok=True)
+        _delete(folder, old)
     # a tensor file without its JSON is the half of a save that was killed between the renames
     kept = {f"step_{s:08d}.safetensors" for s in list_steps(folder)}
     for orphan in folder.glob("step_*.safetensors"):
@@ -108,8 +117,7 @@ def save(folder: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, 
 def remove_after(folder: Path, step: int) -> None:
     """Delete the checkpoints past `step` (a run that went back to `step` abandoned them)."""
     for old in (s for s in list_steps(folder) if s > step):
-        for suffix in (".json", ".safetensors"):
-            (Path(folder) / f"step_{old:08d}{suffix}").unlink(missing_ok=True)
+        _delete(folder, old)
 
 
 def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor], dict]:
@@ -150,7 +158,7 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
     except (SafetensorError, OSError) as e:
         raise GankitError(f"checkpoint {str(tensor_path)!r} cannot be read ({e})") from None
     # save() never writes NaN/Inf: such values came from elsewhere and would be sampled silently
-    bad = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    bad = non_finite(tensors)
     if bad:
         raise GankitError(f"checkpoint {str(tensor_path)!r} holds NaN/Inf values in "
                           f"{', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}")

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 from gankit import checkpoint
 from gankit import device as device_lib
 from gankit.config import Config
@@ -117,8 +115,7 @@ def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:
 def finite(state: GANState, cfg: Config) -> bool:
     """Whether everything a checkpoint would hold is finite (a finite loss can still leave
     NaN/Inf weights behind, e.g. through a NaN gradient)."""
-    tensors, _ = state_tensors(state, cfg)
-    return all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
+    return not checkpoint.non_finite(state_tensors(state, cfg)[0])
 
 
 def _targets(folder: Path, upto: int) -> Callable[[int], bool]:
