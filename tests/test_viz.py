@@ -85,7 +85,46 @@ def test_loss_curves_leave_gaps_for_values_that_are_not_numbers():
     from gankit.viz.curves import curves_figure
 
     records = [{"step": 1, "d_loss": 1.0, "g_loss": "nan"}, {"step": 2, "d_loss": "x"},
-               {"step": 3, "d_loss": 0.5, "g_loss": "inf"}]  # "nan"/"inf": how NaN/Inf are logged
+               {"step": 3, "d_loss": 0.5, "g_loss": "inf"},  # "nan"/"inf": how NaN/Inf are logged
+               {"step": 4, "d_loss": True, "g_loss": "0.3"},  # an edited file's other values
+               {"step": 5, "d_loss": 10**400, "g_loss": 2}]
     d_line, g_line = curves_figure(records).axes[0].lines[:2]
-    assert np.array_equal(d_line.get_ydata(), [1.0, np.nan, 0.5], equal_nan=True)
-    assert np.array_equal(g_line.get_ydata(), [np.nan, np.nan, np.inf], equal_nan=True)
+    assert np.array_equal(d_line.get_ydata(), [1.0, np.nan, 0.5, np.nan, np.nan], equal_nan=True)
+    assert np.array_equal(g_line.get_ydata(), [np.nan, np.nan, np.inf, np.nan, 2.0],
+                          equal_nan=True)
+
+
+def _heat_map_centres(fig) -> np.ndarray:
+    """(rows, cols, 2) centres of the heat map's cells, in the axes' data units."""
+    mesh = fig.axes[0].collections[0]
+    corners = mesh.get_coordinates()  # (rows + 1, cols + 1, 2)
+    return (corners[1:, 1:] + corners[:-1, :-1]) / 2
+
+
+def test_heat_map_spans_each_column_of_points_in_other_units(tiny, tmp_path):
+    # age 20-80 beside income ~50,000: one padding for both axes put no cell inside the ages
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "ai.npy", np.stack([rng.uniform(20, 80, 500), rng.normal(5e4, 2e4, 500)], 1))
+    cfg = tiny("points", f"data.path={tmp_path / 'ai.npy'}")
+    data = build(cfg.data.kind, cfg.data.options)
+    fig = world_figure(build_state(cfg, data, torch.device("cpu")), data, cfg, n=300)
+    centres = _heat_map_centres(fig)
+    ages = centres[0, :, 0]
+    assert ((ages > 20) & (ages < 80)).sum() > 100  # most of 160 columns lie over the data
+    assert fig.axes[0].get_aspect() == "auto"  # not one unit of age drawn as wide as a dollar
+    ring = tiny("ring")
+    ring_data = build(ring.data.kind, ring.data.options)
+    assert world_figure(build_state(ring, ring_data, torch.device("cpu")), ring_data, ring,
+                        n=300).axes[0].get_aspect() == 1.0  # a ring stays round
+
+
+def test_a_picture_of_a_diverged_generator_counts_its_nan_samples(tiny):
+    cfg = tiny("ring")
+    data = build(cfg.data.kind, cfg.data.options)
+    st = build_state(cfg, data, torch.device("cpu"))
+    with torch.no_grad():
+        last = [m for m in st.G.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight[0, 0] = float("nan")  # x of every sample NaN, y still finite
+    fig = world_figure(st, data, cfg, n=300)
+    assert "300 of 300 generated samples are NaN/Inf" in fig.axes[0].get_title()
+    assert np.isfinite(_heat_map_centres(fig)).all()

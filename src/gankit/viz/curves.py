@@ -7,10 +7,12 @@ from matplotlib.figure import Figure
 
 def _number(value) -> float:
     """A plotted value (metrics.jsonl writes NaN/Inf as "nan"/"inf"); a missing or
-    non-numeric one (an edited file) leaves a gap."""
+    non-numeric one (an edited file: a boolean, other text, a number beyond floats) leaves a gap."""
+    if isinstance(value, bool) or (isinstance(value, str) and value not in ("nan", "inf", "-inf")):
+        return float("nan")
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return float("nan")
 
 

@@ -73,12 +73,16 @@ def _figure_1d(state, data, real, fake, prob, label, title) -> Figure:
 def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
     fig = Figure(figsize=(6, 5.2), dpi=100)
     ax = fig.add_subplot()
+    finite = np.isfinite(fake).all(1)  # a diverging G's NaN samples are counted, not drawn
+    if not finite.all():
+        title = f"{title}\n{(~finite).sum()} of {len(fake)} generated samples are NaN/Inf"
+        fake = fake[finite]
     both = np.concatenate([real, np.clip(fake, real.min(0) - 3 * real.std(0),
                                          real.max(0) + 3 * real.std(0))])
     lo, hi = both.min(0), both.max(0)
-    pad = 0.1 * (hi - lo).max() + 1e-6
-    gx = np.linspace(lo[0] - pad, hi[0] + pad, 160)
-    gy = np.linspace(lo[1] - pad, hi[1] + pad, 160)
+    pad = 0.1 * (hi - lo) + 1e-6  # each axis its own: columns may be in other units
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
     mesh = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2).astype(np.float32)
     d = d_surface(state.D, data.to_model(torch.from_numpy(mesh)), prob)
     kwargs = {"vmin": 0, "vmax": 1} if prob else {}
@@ -89,7 +93,9 @@ def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
     ax.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE, label="generated", edgecolors="none")
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
-    ax.set_aspect("equal")
+    spans = hi - lo + 2 * pad
+    if spans.max() < 3 * spans.min():  # true shapes (a ring is round); not age against income
+        ax.set_aspect("equal")
     ax.legend(loc="upper right", markerscale=4)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
