@@ -157,6 +157,18 @@ def test_kill_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     assert len([n for n in names if n.endswith(".safetensors")]) == 2  # no orphans left
 
 
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_checkpoint_files_follow_the_umask(tmp_path):
+    # safetensors creates its files 0600: a run folder shared with others was half unreadable
+    old = os.umask(0o022)
+    try:
+        checkpoint.save(tmp_path, 1, {"x": torch.ones(3)}, {}, keep=2)
+    finally:
+        os.umask(old)
+    for name in ("step_00000001.safetensors", "step_00000001.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
 def test_loading_never_unpickles(tmp_path, monkeypatch):
     import hashlib
     import pickle

@@ -147,6 +147,11 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
     assert code == 0, text
     gif = Image.open(tmp_path / "w.gif")
     assert gif.n_frames == 12 and gif.size == (2 + 3 * 10, 2 + 10 * 10)  # a row per class
+    # a walk from a seed to itself: Pillow keeps one frame for the whole time, and says so
+    code, text = cli("interpolate", run, "--out", tmp_path / "s.gif", "--seeds", "5,5",
+                     "--frames", 3, "-n", 1)
+    assert code == 0 and "walk of 6 frames (1 in the GIF" in text, text
+    assert Image.open(tmp_path / "s.gif").n_frames == 1
 
     code, text = cli("eval", run, "-n", 200)
     assert code == 0, text
@@ -172,6 +177,12 @@ def test_sample_interpolate_and_eval_from_the_command_line(tmp_path):
     (["arithmetic", "{run}", "7", "7", "1", "--out", "{tmp}/a.png", "--seed", str(2**70)],
      "--seed"),
     (["interpolate", "{run}", "--out", "{tmp}/w.gif", "--seeds", f"0,{2**70}"], "-2**63..2**63-1"),
+    # a picture format Pillow cannot write digits in is refused before the work, not after it
+    (["arithmetic", "{run}", "7", "7", "1", "--out", "{tmp}/a.xbm"], "in grey and in colour"),
+    (["arithmetic", "{run}", " ", "7", "1", "--out", "{tmp}/a.png"], "' ' names no attribute"),
+    # paths the system refuses: one line naming the path, not a traceback
+    (["interpolate", "{run}", "--out", "{tmp}/" + "w" * 300 + ".gif"], "File name too long"),
+    (["sample", "{run}", "--out", "{tmp}/" + "x" * 300 + ".png"], "File name too long"),
 ])
 def test_image_command_errors(tmp_path, args, match):
     run = tmp_path / "run"

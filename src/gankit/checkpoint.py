@@ -40,6 +40,10 @@ def atomic_write(path: Path, write) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
+    if os.name == "posix":  # safetensors creates files 0600; a shared run folder is readable
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -28,6 +28,10 @@ class _Group(click.Group):
         except GankitError as e:
             click.echo(f"gankit: error: {e}", err=True)
             sys.exit(2)
+        except OSError as e:  # a path the system refuses: no permission, too long, disk full
+            where = f"{e.filename!r}: " if e.filename is not None else ""
+            click.echo(f"gankit: error: {where}{e.strerror or e}", err=True)
+            sys.exit(2)
         except (MemoryError, RuntimeError) as e:
             if not _out_of_memory(e):
                 raise
@@ -201,9 +205,11 @@ def interpolate(run, out, seeds, n, frames, cls, device):
         raise GankitError("interpolate draws pictures of image runs; this run has vector data")
     rows = [loaded.class_index(cls)] if cls is not None else None
     frames_u8 = walk_frames(loaded.G, loaded.to_data, n, seed_list, frames, rows)
-    save_walk(frames_u8, n, out)
-    click.echo(f"wrote a walk of {len(frames_u8)} frames through seeds {seed_list} to {out}",
-               err=True)
+    held = save_walk(frames_u8, n, out)
+    merged = (f" ({held} in the GIF: identical frames in a row are stored once, shown for their "
+              "total time)" if held != len(frames_u8) else "")
+    click.echo(f"wrote a walk of {len(frames_u8)} frames{merged} through seeds {seed_list} to "
+               f"{out}", err=True)
 
 
 @main.command()
@@ -224,16 +230,13 @@ def arithmetic(run, a, b, c, out, n, seed, device):
     mean latent of generated samples that carry those attributes; the picture shows samples of
     A, B, C and the result; the report says how often results carry the predicted attributes.
     """
-    from PIL import Image
-
     from gankit import latent as latent_lib
     from gankit.load import load_run
     from gankit.viz.images import save_arithmetic
 
-    Image.init()
-    if Image.registered_extensions().get(Path(out).suffix.lower()) not in Image.SAVE:
-        raise GankitError(f"--out {out!r}: the picture needs an image extension Pillow writes, "
-                          "e.g. .png")
+    if not _writes_pictures(Path(out).suffix.lower()):
+        raise GankitError(f"--out {out!r}: the picture needs an image extension Pillow writes "
+                          "in grey and in colour, e.g. .png, .jpg, .webp")
     _check_parent(Path(out))
     loaded = load_run(run, device, device_key="--device")
     if not loaded.is_image:
@@ -247,6 +250,25 @@ def arithmetic(run, a, b, c, out, n, seed, device):
     save_arithmetic(pool.images, result, out)
     click.echo(json.dumps(result.report, indent=1))
     click.echo(f"picture: {out}", err=True)
+
+
+def _writes_pictures(suffix: str) -> bool:
+    """Whether Pillow writes grey (L) and colour (RGB) pictures as `suffix` (.xbm writes
+    neither: found out before the work, not after)."""
+    import io
+
+    from PIL import Image
+
+    Image.init()
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt not in Image.SAVE:
+        return False
+    try:
+        for mode in ("L", "RGB"):
+            Image.new(mode, (4, 4)).save(io.BytesIO(), format=fmt)
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
 
 
 @main.command(name="eval")

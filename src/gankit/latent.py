@@ -101,6 +101,10 @@ def class_index(name: str, classes: list[str]) -> int | None:
     return None
 
 
+def _valid(classes: list[str] | None) -> str:
+    return ", ".join([*QUALIFIERS, "ink:high", "ink:low"] + (classes or [])[:12])
+
+
 def parse_spec(text: str, classes: list[str] | None) -> Spec:
     """'7 thick' or 'sandal' or 'ankle boot thin' -> Spec; classes are names (which may hold
     spaces) or indices of `classes`."""
@@ -124,8 +128,11 @@ def parse_spec(text: str, classes: list[str] | None) -> Spec:
                 raise GankitError(f"{text!r} names two classes")
             cls = class_index(token, classes)
         else:
-            valid = ", ".join([*QUALIFIERS, "ink:high", "ink:low"] + (classes or [])[:12])
-            raise GankitError(f"unknown attribute {token!r} in {text!r}; valid: {valid}")
+            raise GankitError(f"unknown attribute {token!r} in {text!r}; valid: "
+                              f"{_valid(classes)}")
+    if cls is None and not quals:  # it would stand for the mean latent of every sample
+        raise GankitError(f"operand {text!r} names no attribute; give a class and/or a "
+                          f"property, e.g. one of: {_valid(classes)}")
     return Spec(text, cls, tuple(quals))
 
 
@@ -138,6 +145,7 @@ class Pool:
     images: np.ndarray  # (N, R, R, C) uint8
     cls: np.ndarray | None  # (N,) class of each sample (input, or classifier's), -1 = unsure
     props: dict[str, np.ndarray]
+    pred: np.ndarray | None = None  # (N,) the classifier's most likely class, sure or not
 
 
 def make_pool(G, to_data, n: int, seed: int, n_classes: int = 0,
@@ -147,14 +155,15 @@ def make_pool(G, to_data, n: int, seed: int, n_classes: int = 0,
     z = latent(n, G.z_dim, torch.Generator().manual_seed(seed))
     labels = torch.arange(n) % n_classes if n_classes else None
     images = to_data(decode(G, z, labels)).numpy()
+    probs = classify(images) if classify is not None else None
+    pred = probs.argmax(1) if probs is not None else None
     if labels is not None:
         cls = labels.numpy()
-    elif classify is not None:
-        probs = classify(images)
-        cls = np.where(probs.max(1) >= min_confidence, probs.argmax(1), -1)
+    elif probs is not None:
+        cls = np.where(probs.max(1) >= min_confidence, pred, -1)
     else:
         cls = None
-    return Pool(z, labels, images, cls, {k: f(images) for k, f in PROPERTIES.items()})
+    return Pool(z, labels, images, cls, {k: f(images) for k, f in PROPERTIES.items()}, pred)
 
 
 def select(pool: Pool, spec: Spec, quantile: float = 0.25) -> np.ndarray:
@@ -238,8 +247,10 @@ def _report(pool, specs, signs, images, label, classify) -> dict:
     if label is not None and classify is not None:
         pred = classify(images).argmax(1)
         report["class_rate"] = float((pred == label).mean())
-        report["class_chance"] = float(np.mean(pool.cls == label)) if pool.cls is not None \
-            else None
+        # chance, judged as the rate is (the classifier's most likely class): a pool sample
+        # drawn as the result is (a conditional G's samples of that class input)
+        base = pool.pred if pool.labels is None else pool.pred[pool.labels.numpy() == label]
+        report["class_chance"] = float(np.mean(base == label)) if base is not None else None
     want = Counter()
     for spec, sign in zip(specs, signs):
         for q in spec.qualifiers:

@@ -78,10 +78,13 @@ def save_images(images: np.ndarray, out: Path) -> None:
         Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(out / f"{i:06d}.png")
 
 
-def save_walk(frames: list[np.ndarray], ncol: int, out: Path, ms_per_frame: int = 80) -> None:
-    """Frames, each uint8 (M, R, R, C) laid out `ncol` wide, as a looping GIF."""
+def save_walk(frames: list[np.ndarray], ncol: int, out: Path, ms_per_frame: int = 80) -> int:
+    """Frames, each uint8 (M, R, R, C) laid out `ncol` wide, as a looping GIF; returns the
+    frames the GIF holds (Pillow stores identical frames in a row once, for their total time)."""
     images = [grid(f, ncol).convert("RGB") for f in frames]
     images[0].save(out, save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+    with Image.open(out) as gif:
+        return gif.n_frames
 
 
 def save_arithmetic(pool_images: np.ndarray, result, out: Path, per_row: int = 8) -> None:
