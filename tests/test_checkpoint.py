@@ -157,6 +157,18 @@ def test_kill_mid_save_leaves_a_loadable_checkpoint(tmp_path):
     assert len([n for n in names if n.endswith(".safetensors")]) == 2  # no orphans left
 
 
+def test_a_full_disk_while_saving_is_an_os_error_naming_the_checkpoint(tmp_path, monkeypatch):
+    from safetensors import SafetensorError
+
+    def full(tensors, path):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", full)
+    with pytest.raises(OSError, match="No space left") as info:  # the CLI prints one line
+        checkpoint.save(tmp_path, 1, {"x": torch.ones(3)}, {}, keep=2)
+    assert info.value.filename == str(tmp_path / "step_00000001.safetensors")
+
+
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 def test_checkpoint_files_follow_the_umask(tmp_path):
     # safetensors creates its files 0600: a run folder shared with others was half unreadable

@@ -120,6 +120,9 @@ def test_class_chance_is_judged_as_the_class_rate():
                        np.zeros((8, 2, 2, 1), np.uint8), np.array([1, 1, 1, 1, 0, 0, 0, 0]),
                        {"ink": np.arange(8.0)}, pred=np.array([1, 1, 1, 7, 1, 1, 1, 1]))
     assert latent._report(cond, specs, [1, -1, 1], images, 1, classify)["class_chance"] == 0.75
+    # a pool drawn without the classifier: the report classifies it (every sample looks like 1)
+    bare = latent.Pool(cond.z, cond.labels, cond.images, cond.cls, cond.props)
+    assert latent._report(bare, specs, [1, -1, 1], images, 1, classify)["class_chance"] == 1.0
 
 
 def test_an_operand_without_attributes_is_an_error():

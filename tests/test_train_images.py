@@ -193,6 +193,26 @@ def test_image_command_errors(tmp_path, args, match):
     assert code == 2 and match.format(tmp=tmp_path) in text, text
 
 
+def test_a_refused_write_names_the_output_file(tmp_path, monkeypatch):
+    # errors from inside an open file carry no file name: a full disk said only "No space left"
+    import errno
+
+    import gankit.viz.images as images
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    run = tmp_path / "run"
+    cli("train", "mnist-conditional", *tiny_images(tmp_path, "train.steps=1"), "--out", run,
+        "--quiet")
+    monkeypatch.setattr(images, "save_walk", full)
+    monkeypatch.setattr(images, "save_arithmetic", full)
+    for args, out in ((["interpolate", run], "w.gif"),
+                      (["arithmetic", run, "7", "7", "1"], "a.png")):
+        code, text = cli(*args, "--out", tmp_path / out)
+        assert code == 2 and f"{tmp_path / out}': cannot write there (No space left" in text, text
+
+
 def test_class_of_an_unconditional_run_is_an_error(tmp_path):
     run = tmp_path / "run"
     cli("train", "mnist", *tiny_images(tmp_path, "train.steps=1"), "--out", run, "--quiet")

@@ -118,6 +118,21 @@ def test_heat_map_spans_each_column_of_points_in_other_units(tiny, tmp_path):
                         n=300).axes[0].get_aspect() == 1.0  # a ring stays round
 
 
+def test_generated_samples_stay_in_view_beside_a_constant_column(tiny, tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "c.npy", np.stack([rng.normal(0, 1, 500), np.full(500, 3.0)], 1))
+    cfg = tiny("points", f"data.path={tmp_path / 'c.npy'}")
+    data = build(cfg.data.kind, cfg.data.options)
+    st = build_state(cfg, data, torch.device("cpu"))
+    fig = world_figure(st, data, cfg, n=300)
+    ax = fig.axes[0]
+    fake = ax.collections[-1].get_offsets()  # the generated points, drawn last
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    inside = (fake[:, 0] > x0) & (fake[:, 0] < x1) & (fake[:, 1] > y0) & (fake[:, 1] < y1)
+    assert inside.mean() > 0.9 and y1 - y0 > 0.01  # not a y-axis of 3 +- 1e-6
+    assert ax.get_aspect() == "auto"
+
+
 def test_a_picture_of_a_diverged_generator_counts_its_nan_samples(tiny):
     cfg = tiny("ring")
     data = build(cfg.data.kind, cfg.data.options)

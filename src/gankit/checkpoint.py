@@ -9,6 +9,7 @@ save removes, and the previous checkpoint intact.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -39,7 +40,10 @@ def atomic_write(path: Path, write) -> None:
     """Call write(tmp_path), fsync, rename over `path`, fsync the folder."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
+    try:
+        write(tmp)
+    except SafetensorError as e:  # safetensors' own I/O errors (a full disk) are no OSErrors
+        raise OSError(errno.EIO, str(e), str(path)) from None
     if os.name == "posix":  # safetensors creates files 0600; a shared run folder is readable
         mask = os.umask(0)
         os.umask(mask)

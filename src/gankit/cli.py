@@ -157,14 +157,15 @@ def sample(run, n, seed, out, cls, device):
         raise GankitError(f"--out {str(out)!r} is a file: give a folder for PNGs, or FILE.npy")
     labels = None if cls is None else torch.full((n,), loaded.class_index(cls))
     x = loaded.to_data(generate(loaded.G, n, seed, labels=labels)).numpy()
-    try:
+
+    def write():
         if kind == "npy":  # through a file object: np.save would append ".npy" to "x.NPY"
             with open(out, "wb") as f:
                 np.save(f, x if loaded.is_image else x.astype(np.float32))
         else:
             save_images(x, out)
-    except OSError as e:
-        raise GankitError(f"--out {str(out)!r}: cannot write there ({e.strerror})") from None
+
+    _write_out(out, write)
     click.echo(f"wrote {n} samples of shape {x.shape[1:]} to {out}", err=True)
 
 
@@ -205,7 +206,7 @@ def interpolate(run, out, seeds, n, frames, cls, device):
         raise GankitError("interpolate draws pictures of image runs; this run has vector data")
     rows = [loaded.class_index(cls)] if cls is not None else None
     frames_u8 = walk_frames(loaded.G, loaded.to_data, n, seed_list, frames, rows)
-    held = save_walk(frames_u8, n, out)
+    held = _write_out(out, lambda: save_walk(frames_u8, n, out))
     merged = (f" ({held} in the GIF: identical frames in a row are stored once, shown for their "
               "total time)" if held != len(frames_u8) else "")
     click.echo(f"wrote a walk of {len(frames_u8)} frames{merged} through seeds {seed_list} to "
@@ -247,9 +248,18 @@ def arithmetic(run, a, b, c, out, n, seed, device):
                                 loaded.net_shape.get("n_classes", 0), classify)
     result = latent_lib.arithmetic(loaded.G, loaded.to_data, pool, specs, [1, -1, 1],
                                    seed=seed, classify=classify)
-    save_arithmetic(pool.images, result, out)
+    _write_out(out, lambda: save_arithmetic(pool.images, result, out))
     click.echo(json.dumps(result.report, indent=1))
     click.echo(f"picture: {out}", err=True)
+
+
+def _write_out(out, write):
+    """write(); a refusal of the system (a full disk, no permission) names --out, which an
+    error raised inside an open file would not."""
+    try:
+        return write()
+    except OSError as e:
+        raise GankitError(f"--out {str(out)!r}: cannot write there ({e.strerror or e})") from None
 
 
 def _writes_pictures(suffix: str) -> bool:

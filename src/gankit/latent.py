@@ -249,8 +249,9 @@ def _report(pool, specs, signs, images, label, classify) -> dict:
         report["class_rate"] = float((pred == label).mean())
         # chance, judged as the rate is (the classifier's most likely class): a pool sample
         # drawn as the result is (a conditional G's samples of that class input)
-        base = pool.pred if pool.labels is None else pool.pred[pool.labels.numpy() == label]
-        report["class_chance"] = float(np.mean(base == label)) if base is not None else None
+        pool_pred = pool.pred if pool.pred is not None else classify(pool.images).argmax(1)
+        base = pool_pred if pool.labels is None else pool_pred[pool.labels.numpy() == label]
+        report["class_chance"] = float(np.mean(base == label))
     want = Counter()
     for spec, sign in zip(specs, signs):
         for q in spec.qualifiers:

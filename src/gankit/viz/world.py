@@ -70,6 +70,12 @@ def _figure_1d(state, data, real, fake, prob, label, title) -> Figure:
     return fig
 
 
+def _nonzero(v: np.ndarray) -> np.ndarray:
+    """Per-axis scales (2,); a zero one (a constant column) borrows a tenth of the other's, so
+    the generated samples off that constant stay in view."""
+    return np.where(v > 0, v, 0.1 * v.max() if v.max() > 0 else 1.0)
+
+
 def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
     fig = Figure(figsize=(6, 5.2), dpi=100)
     ax = fig.add_subplot()
@@ -77,10 +83,11 @@ def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
     if not finite.all():
         title = f"{title}\n{(~finite).sum()} of {len(fake)} generated samples are NaN/Inf"
         fake = fake[finite]
-    both = np.concatenate([real, np.clip(fake, real.min(0) - 3 * real.std(0),
-                                         real.max(0) + 3 * real.std(0))])
+    # each axis its own: columns may be in other units
+    std = _nonzero(real.std(0))
+    both = np.concatenate([real, np.clip(fake, real.min(0) - 3 * std, real.max(0) + 3 * std)])
     lo, hi = both.min(0), both.max(0)
-    pad = 0.1 * (hi - lo) + 1e-6  # each axis its own: columns may be in other units
+    pad = 0.1 * _nonzero(hi - lo)
     gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], 160)
     gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], 160)
     mesh = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2).astype(np.float32)
@@ -93,7 +100,7 @@ def _figure_2d(state, data, real, fake, prob, label, title) -> Figure:
     ax.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE, label="generated", edgecolors="none")
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
-    spans = hi - lo + 2 * pad
+    spans = real.max(0) - real.min(0)  # the data's units decide, not a wayward G's samples
     if spans.max() < 3 * spans.min():  # true shapes (a ring is round); not age against income
         ax.set_aspect("equal")
     ax.legend(loc="upper right", markerscale=4)
