@@ -74,6 +74,11 @@ def list_steps(folder: Path) -> list[int]:
     return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name)))
 
 
+def is_count(value) -> bool:
+    """An integer >= 0 as JSON holds one (a boolean is no count)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
     """The names of the floating-point tensors holding NaN/Inf."""
     return [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
@@ -149,8 +154,7 @@ def load(folder: Path, step: int | None = None) -> tuple[dict[str, torch.Tensor]
         raise GankitError(f"checkpoint {str(meta_path)!r} is not a gankit checkpoint "
                           f"of format {FORMAT}")
     for key in ("step", "bad_steps", "rollbacks"):
-        if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)
-                            or meta[key] < 0):
+        if key in meta and not is_count(meta[key]):
             raise GankitError(f"checkpoint {str(meta_path)!r}: {key!r} must be an integer >= 0, "
                               f"got {meta[key]!r}")
     if meta.get("step") != step:  # a renamed or edited file: which step would a resume take?

@@ -56,7 +56,7 @@ def check_contents(tensors: dict, meta: dict, where: str) -> None:
             raise GankitError(f"checkpoint {where}: {key!r} must be a JSON object, got "
                               f"{type(meta[key]).__name__}")
     shape = meta.get("net_shape", {})
-    if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in shape.values()):
+    if not all(checkpoint.is_count(v) for v in shape.values()):
         raise GankitError(f"checkpoint {where}: 'net_shape' must hold integers >= 0, got {shape}")
     classes, n = meta.get("classes"), shape.get("n_classes", 0)
     if classes is not None and (not isinstance(classes, list) or len(classes) != n
@@ -77,14 +77,11 @@ def unlogged(meta: dict, where: str) -> tuple[dict, int, int | None]:
     loop = meta.get("loop", {})
     stats, skipped, back = (loop.get("stats", {}), loop.get("skipped", 0),
                             loop.get("rolled_back_from"))
-    if not isinstance(stats, dict) or not _count(skipped) or not (back is None or _count(back)):
+    count = checkpoint.is_count
+    if not isinstance(stats, dict) or not count(skipped) or not (back is None or count(back)):
         raise GankitError(f"checkpoint {where}: 'loop' holds {str(loop)[:80]}, not the "
                           "training loop's unlogged statistics")
     return stats, skipped, back
-
-
-def _count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def load_state(state: GANState, tensors: dict, meta: dict, where: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from gankit.checkpoint import atomic_write_text
+from gankit.checkpoint import atomic_write_text, is_count
 from gankit.errors import GankitError
 
 
@@ -37,8 +37,8 @@ class Stats:
 
     def restore(self, pending: dict, where: str) -> None:
         for k, value in pending.items():
-            ok = (isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)
-                  and not isinstance(value[1], bool) and value[1] >= 1
+            ok = (isinstance(value, list) and len(value) == 2 and is_count(value[1])
+                  and value[1] >= 1
                   and isinstance(value[0], (int, float)) and not isinstance(value[0], bool))
             try:
                 total = float(value[0]) if ok else None
