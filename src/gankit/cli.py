@@ -16,6 +16,16 @@ from gankit.errors import DivergenceError, GankitError
 SEED = click.IntRange(-2**63, 2**63 - 1)
 
 
+def rejection_options(f):
+    """--rejection / --quantile: how samples are drawn, overriding the run's [sample] config."""
+    f = click.option("--quantile", type=click.FloatRange(0, 1, min_open=True), default=None,
+                     help="DRS: D's logit quantile (over a burn-in) above which every sample is "
+                          "kept; 1 = their maximum, exact DRS. Default: sample.quantile.")(f)
+    return click.option("--rejection", type=click.Choice(["none", "drs"]), default=None,
+                        help="drs: keep G's samples by discriminator rejection sampling "
+                             "(Azadi et al. 2019). Default: the run's sample.rejection.")(f)
+
+
 class _Group(click.Group):
     """Turns library errors into one line on stderr: exit 2 for bad input, 1 for divergence."""
 
@@ -132,12 +142,12 @@ def _check_parent(out: Path) -> None:
                    "(N, H, W, C)), or for images grid.png or a folder of PNGs.")
 @click.option("--class", "cls", default=None, help="Class of a conditional run (name or index).")
 @click.option("--device", default="cpu", show_default=True)
-def sample(run, n, seed, out, cls, device):
+@rejection_options
+def sample(run, n, seed, out, cls, device, rejection, quantile):
     """Write N samples of a trained run to FILE.npy, grid.png or DIR."""
     import torch
 
     from gankit.load import load_run
-    from gankit.sampling import generate
     from gankit.viz.images import save_images
 
     slash = str(out).endswith(("/", "\\"))  # Path() drops it: "runs/v2.b/" is a folder
@@ -156,7 +166,8 @@ def sample(run, n, seed, out, cls, device):
     elif out.exists() and not out.is_dir():
         raise GankitError(f"--out {str(out)!r} is a file: give a folder for PNGs, or FILE.npy")
     labels = None if cls is None else torch.full((n,), loaded.class_index(cls))
-    x = loaded.to_data(generate(loaded.G, n, seed, labels=labels)).numpy()
+    drawn = loaded.sampler(rejection, quantile)(n, seed, labels)
+    x = loaded.to_data(drawn.x).numpy()
 
     def write():
         if kind == "npy":  # through a file object: np.save would append ".npy" to "x.NPY"
@@ -166,7 +177,9 @@ def sample(run, n, seed, out, cls, device):
             save_images(x, out)
 
     _write_out(out, write)
-    click.echo(f"wrote {n} samples of shape {x.shape[1:]} to {out}", err=True)
+    kept = (f", kept by DRS from {drawn.proposals} ({drawn.accept_rate:.1%})"
+            if drawn.log_m is not None else "")
+    click.echo(f"wrote {n} samples of shape {x.shape[1:]} to {out}{kept}", err=True)
 
 
 @main.command()
@@ -296,7 +309,8 @@ def _writes_pictures(suffix: str) -> bool:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-ema", is_flag=True,
               help="Evaluate the generator as trained, not its moving average (train.ema).")
-def evaluate(run, metrics, n, features, inception, seed, device, no_ema):
+@rejection_options
+def evaluate(run, metrics, n, features, inception, seed, device, no_ema, rejection, quantile):
     """Print metrics as JSON (and a table on stderr); append them to RUN/eval.jsonl."""
     from gankit.evaluation import evaluate_run, parse_metrics
     from gankit.load import load_run
@@ -304,7 +318,8 @@ def evaluate(run, metrics, n, features, inception, seed, device, no_ema):
 
     names = parse_metrics(metrics)
     loaded = load_run(run, device, ema=not no_ema, device_key="--device")
-    scores = evaluate_run(loaded, names, n, seed, features, inception, device)
+    scores = evaluate_run(loaded, names, n, seed, features, inception, device, rejection,
+                          quantile)
     record = {"step": loaded.step, "seed": seed, "generator": loaded.generator, **scores}
     JsonLines(Path(run) / "eval.jsonl").append(record)
     click.echo(json.dumps(clean(record), indent=1, allow_nan=False))

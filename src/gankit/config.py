@@ -31,6 +31,7 @@ else:  # pragma: no cover
 PRESET_DIR = Path(__file__).parent / "presets"
 # Network constructor arguments the trainer fills in from the data; a config may not set them.
 INJECTED = {"dim", "channels", "resolution", "n_classes"}
+REJECTION = ("none", "drs")  # sample.rejection
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class SampleConfig:
+    """How `gankit sample` and `gankit eval` draw from a trained run (training never reads it)."""
+
+    rejection: str = "none"  # "drs": discriminator rejection sampling (gankit.rejection)
+    quantile: float = 1.0  # DRS: log M is this quantile of D's logits on a burn-in; 1 = max
+
+
+@dataclass(frozen=True)
 class Config:
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
@@ -91,6 +100,7 @@ class Config:
     discriminator: NetConfig = field(default_factory=NetConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
 
     def to_dict(self) -> dict:
         def section(obj):
@@ -99,7 +109,7 @@ class Config:
             return {k: v for k, v in d.items() if v is not None}  # TOML has no null
 
         out: dict[str, Any] = {"description": self.description} if self.description else {}
-        for name in ("data", "generator", "discriminator", "loss", "train"):
+        for name in ("data", "generator", "discriminator", "loss", "train", "sample"):
             out[name] = section(getattr(self, name))
         return out
 
@@ -145,7 +155,8 @@ def from_dict(raw: dict, where: str = "config") -> Config:
                             NetConfig, where, INJECTED)
     loss = _plain_section(raw.get("loss", {}), "loss", LossConfig, where)
     train = _plain_section(raw.get("train", {}), "train", TrainConfig, where)
-    cfg = Config(description, data, gen, disc, loss, train)
+    sample = _plain_section(raw.get("sample", {}), "sample", SampleConfig, where)
+    cfg = Config(description, data, gen, disc, loss, train, sample)
     validate(cfg, where)
     return cfg
 
@@ -226,9 +237,22 @@ def validate(cfg: Config, where: str) -> None:
         raise GankitError(f"{where}: train.seed must be in -2**63..2**63-1, got {t.seed}")
     if t.lr_decay not in ("none", "linear"):
         raise GankitError(f"{where}: train.lr_decay {t.lr_decay!r} is not one of none, linear")
+    check_sampling(cfg.sample.rejection, cfg.sample.quantile, cfg.loss.name, f"{where}: sample")
     if not DEVICE_NAME.match(t.device):
         raise GankitError(f"{where}: train.device {t.device!r} is not one of auto, cpu, cuda, "
                           "cuda:N, mps")
+
+
+def check_sampling(rejection: str, quantile: float, loss: str, where: str) -> None:
+    if rejection not in REJECTION:
+        raise GankitError(f"{where}.rejection {rejection!r} is not one of "
+                          f"{', '.join(REJECTION)}{closest(rejection, REJECTION)}")
+    if not 0 < quantile <= 1:
+        raise GankitError(f"{where}.quantile must be in (0, 1], got {quantile}")
+    if rejection == "drs":
+        from gankit.rejection import check_loss
+
+        check_loss(loss, f"{where}.rejection='drs'")
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -323,7 +347,8 @@ def _plain_section(raw: dict, name: str, cls, where: str):
     kwargs = {}
     for key, value in raw.items():
         if key not in valid:
-            home = [n for n, c in (("loss", LossConfig), ("train", TrainConfig))
+            home = [n for n, c in (("loss", LossConfig), ("train", TrainConfig),
+                                   ("sample", SampleConfig))
                     if n != name and key in {f.name for f in fields(c)}]
             hint = f" ({key} is a [{home[0]}] key: {home[0]}.{key})" if home else \
                 closest(key, valid)

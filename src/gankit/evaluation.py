@@ -27,7 +27,6 @@ from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kid
 from gankit.metrics.precision_recall import precision_recall
 from gankit.sampling import evaluate as world_metrics
-from gankit.sampling import generate
 
 FEATURE_METRICS = ("fid", "kid", "pr", "dc", "is")
 METRICS = ("world", *FEATURE_METRICS)
@@ -110,12 +109,19 @@ def _check_before_extraction(wanted: list[str], feats, n: int, n_real: int) -> N
 
 def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 2024,
                  features: str = "inception", inception: str | None = None,
-                 device: str = "cpu") -> dict:
-    """Metrics `names` of a loaded run (gankit.load.LoadedRun) as one flat dict."""
+                 device: str = "cpu", rejection: str | None = None,
+                 quantile: float | None = None) -> dict:
+    """Metrics `names` of a loaded run (gankit.load.LoadedRun) as one flat dict.
+
+    Samples are drawn as the run's [sample] config says (`rejection`, `quantile` override it):
+    with `drs`, the result names it, with the share of G's samples kept."""
     data = loaded.data
-    out: dict = {}
+    draw = loaded.sampler(rejection, quantile)
+    drs = (rejection or loaded.cfg.sample.rejection) == "drs"
+    out: dict = {"rejection": "drs", "quantile": quantile or loaded.cfg.sample.quantile
+                 } if drs else {}
     if "world" in names:
-        out |= world_metrics(loaded.G, data, n, seed, to_data=loaded.to_data)
+        out |= world_metrics(loaded.G, data, n, seed, to_data=loaded.to_data, draw=draw)
     wanted = [m for m in names if m in FEATURE_METRICS]
     if not wanted:
         return out
@@ -132,7 +138,10 @@ def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 202
     _check_before_extraction(wanted, feats, n, len(real_images))
     start = time.perf_counter()
     # a conditional G draws its classes in turn, as the balanced test sets hold them
-    fake_images = loaded.to_data(generate(loaded.G, n, seed)).numpy()
+    drawn = draw(n, seed)
+    fake_images = loaded.to_data(drawn.x).numpy()
+    if drs:
+        out["accept_rate"] = round(drawn.accept_rate, 4)
     fake = feats(fake_images)
     fake_s = time.perf_counter() - start
     real = cached_features(real_images, feats)

@@ -29,16 +29,17 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-# Keys a resume may change: how long and where to train, how often to log and the description,
-# not what is trained. train.steps only where no schedule (lr_decay, instance noise) is tied to
-# it; data.path where a resume checks the data's contents (vector data: the saved mean and scale,
-# exactly; images: the digest of the decoded images in checkpoints since 2026-11-27), or where it
-# names the same file as before.
+# Keys a resume may change: how long and where to train, how often to log, the description and
+# how samples are drawn afterwards (runs before [sample] existed hold none), not what is trained.
+# train.steps only where no schedule (lr_decay, instance noise) is tied to it; data.path where a
+# resume checks the data's contents (vector data: the saved mean and scale, exactly; images: the
+# digest of the decoded images in checkpoints since 2026-11-27), or where it names the same file
+# as before.
 RESUMABLE = {"description", "train.steps", "train.max_minutes", "train.device",
              "train.log_every", "train.eval_every", "train.monitor_every",
              "train.monitor_after", "train.picture_every", "train.checkpoint_every",
              "train.keep_checkpoints", "train.max_bad_steps",
-             "train.max_rollbacks"}
+             "train.max_rollbacks", "sample.rejection", "sample.quantile"}
 
 
 def _scheduled(saved: dict) -> bool:

@@ -55,18 +55,24 @@ def generate(G: nn.Module, n: int, seed: int, batch: int | None = None,
 
 
 def evaluate(G: nn.Module, data, n: int | None = None, seed: int = 2024,
-             to_data: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict:
+             to_data: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             draw: Callable | None = None) -> dict:
     """The world's metrics on n generated samples (default: the protocol's number).
 
     `to_data` maps model space to data units (default: the data's own map). A conditional G
     draws every class in turn, and the metrics learn which class each sample was asked for.
+    `draw` (gankit.rejection.sampler) replaces G's plain samples, e.g. by those DRS keeps; its
+    share of kept samples is reported as `accept_rate`.
     """
     n = data.default_eval_n if n is None else n
     if n < 1:
         raise GankitError(f"n={n}: evaluate at least 1 sample (None: the protocol's number)")
     n_classes = getattr(G, "n_classes", 0)
     labels = torch.arange(n) % n_classes if n_classes else None
-    model = generate(G, n, seed, labels=labels)
+    drawn = draw(n, seed, labels) if draw is not None else None
+    model = drawn.x if drawn is not None else generate(G, n, seed, labels=labels)
+    extra = {} if drawn is None or drawn.log_m is None else {
+        "accept_rate": round(drawn.accept_rate, 4)}
     shape = data.net_shape
     want = ((shape["dim"],) if "dim" in shape
             else (shape["channels"], shape["resolution"], shape["resolution"]))
@@ -74,5 +80,5 @@ def evaluate(G: nn.Module, data, n: int | None = None, seed: int = 2024,
         raise GankitError(f"the generator draws samples of shape {tuple(model.shape[1:])}; "
                           f"this data's are {want}: evaluate a run on its own data")
     x = (to_data or data.to_data)(model).numpy()
-    extra = {} if labels is None else {"labels": labels.numpy()}
-    return {"n": n, **data.metrics(x, **extra)}
+    given = {} if labels is None else {"labels": labels.numpy()}
+    return {"n": n, **data.metrics(x, **given), **extra}
