@@ -21,7 +21,7 @@ def test_every_preset_loads_and_round_trips(tmp_path):
 
 def test_resolved_config_spells_out_every_default():
     d = config.load("ring").to_dict()
-    assert d["generator"]["activation"] == "relu" and d["discriminator"]["pack"] == 2
+    assert d["generator"]["activation"] == "relu" and d["discriminator"]["pack"] == 1
     assert d["data"] == {"kind": "ring", "n_modes": 8, "radius": 1.0, "std": 0.01}
 
 
@@ -43,7 +43,7 @@ def test_overrides_are_typed():
     ("ring", ["data.kind=rign"], "unknown data kind 'rign'.*did you mean ring"),
     ("ring", ["train.steps=many"], "train.steps must be an integer, got 'many'"),
     ("ring", ["train.steps=0"], "train.steps must be >= 1"),
-    ("ring", ["train.batch_size=255"], "multiple of discriminator.pack=2"),
+    ("ring", ["discriminator.pack=2", "train.batch_size=255"], "multiple of discriminator.pack=2"),
     ("ring", ["loss.name=hinge", "loss.label_smoothing=0.1"], "no meaning for loss 'hinge'"),
     ("ring", ["train.ema=1.5"], r"train.ema must be in \[0, 1\)"),
     ("ring", ["train.max_minutes=-1"], "max_minutes must be >= 0"),
@@ -56,7 +56,7 @@ def test_overrides_are_typed():
     ("ring", ["train.lr_g=nan"], "train.lr_g must be a finite number"),
     ("ring", ["loss.name=wasserstein"], "needs a Lipschitz constraint"),
     ("ring", ["loss.penalty=r1", "discriminator.norm=batch"], "batch norm in D"),
-    ("ring", ["train.batch_size=2", "discriminator.norm=batch"],
+    ("ring", ["discriminator.pack=2", "train.batch_size=2", "discriminator.norm=batch"],
      "gives discriminator 1 sample.*norm=.batch."),
     ("mnist", ["train.batch_size=1"], "gives generator 1 sample.*generator.norm='batch'"),
     ("ring", ["train.augment=translation"], "DiffAugment.*works on images"),

@@ -161,7 +161,7 @@ def test_cli_eval_and_sample_draw_by_drs(tmp_path):
     assert np.load(tmp_path / "s.npy").shape == (40, 2)
 
 
-def test_a_run_can_sample_by_drs_by_default_and_resume_with_another_choice(tmp_path):
+def test_a_run_samples_by_drs_by_default_and_keeps_that_choice_on_resume(tmp_path):
     out = tmp_path / "run"
     assert run("train", "ring", *TINY, "sample.rejection=drs", "--out", out, "--until", 10,
                "--quiet")[0] == 0
@@ -169,11 +169,38 @@ def test_a_run_can_sample_by_drs_by_default_and_resume_with_another_choice(tmp_p
     assert record["rejection"] == "drs"
     none, _ = json.JSONDecoder().raw_decode(run("eval", out, "--rejection", "none")[1])
     assert "rejection" not in none
-    # how samples are drawn is not what is trained: a resume may change it
+    # sample/eval read the checkpoint's config, which a resume with no steps left never
+    # rewrites: a changed [sample] is refused, and --rejection chooses per command instead
     code, text = run("train", "ring", *TINY, "--out", out, "--resume", "--quiet")
+    assert code == 2 and "in sample.rejection" in text
+    assert run("train", "--resume", "--out", out, "--quiet")[0] == 0
+    record, _ = json.JSONDecoder().raw_decode(run("eval", out)[1])
+    assert record["step"] == 20 and record["rejection"] == "drs"
+
+
+def test_runs_saved_before_the_sample_section_resume(tmp_path):
+    out = tmp_path / "run"
+    assert run("train", "ring", *TINY, "--out", out, "--until", 10, "--quiet")[0] == 0
+    for meta in (out / "checkpoints").glob("*.json"):  # as checkpoints were written before
+        saved = json.loads(meta.read_text())
+        del saved["config"]["sample"]
+        meta.write_text(json.dumps(saved))
+    toml = out / "config.toml"
+    toml.write_text(toml.read_text().split("[sample]")[0])
+    code, text = run("train", "--resume", "--out", out, "--quiet")
     assert code == 0, text
     record, _ = json.JSONDecoder().raw_decode(run("eval", out)[1])
     assert record["step"] == 20 and "rejection" not in record
+    # such a run samples without rejection unless asked, and a grid preset's DRS is a change
+    code, text = run("eval", out, "--quantile", "0.5")
+    assert code == 2 and "add --rejection drs" in text
+
+
+def test_accept_rate_counts_whole_packs():
+    out = drs(Shift(), Ratio(pack=2), 7, seed=0, loss="nonsaturating", burn_in=10)
+    # 4 packs of 2 kept for 7 slots: 8 samples kept of the proposals, not 7
+    assert len(out.x) == 7 and out.proposals % 2 == 0
+    assert out.accept_rate == 8 / out.proposals
 
 
 def test_cli_refuses_drs_on_a_critic_in_one_line(tmp_path):

@@ -89,8 +89,8 @@ def train(target, overrides, out, resume, seed, until, quiet):
 
     \b
     gankit train ring
-    gankit train grid loss.name=hinge train.steps=2000 --out runs/grid-hinge
-    gankit train --resume --out runs/grid-hinge
+    gankit train grid loss.name=least_squares train.steps=2000 --out runs/grid-ls
+    gankit train --resume --out runs/grid-ls
     """
     from gankit import checkpoint
     from gankit import config as config_lib

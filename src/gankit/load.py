@@ -62,6 +62,9 @@ class LoadedRun:
         from gankit.rejection import check_loss, sampler
 
         rejection = self.cfg.sample.rejection if rejection is None else rejection
+        if quantile is not None and rejection != "drs":
+            raise GankitError(f"--quantile {quantile} sets how DRS keeps samples; this run is "
+                              "sampled without rejection: add --rejection drs")
         quantile = self.cfg.sample.quantile if quantile is None else quantile
         if rejection == "drs":
             check_loss(self.cfg.loss.name, "--rejection drs")

@@ -41,7 +41,8 @@ CHANNELS = ("red", "green", "blue")
 TRY = {
     "collapse": "try PacGAN packing (discriminator.pack=4), a lower D learning rate "
                 "(train.lr_d), the Wasserstein loss with a gradient penalty "
-                "(loss.name=wasserstein loss.penalty=gradient_penalty) or R1 (loss.penalty=r1)",
+                "(loss.name=wasserstein loss.penalty=gradient_penalty, with "
+                "sample.rejection=none where the run samples by DRS) or R1 (loss.penalty=r1)",
 }
 
 

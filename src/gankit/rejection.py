@@ -42,10 +42,12 @@ class Drawn:
     x: torch.Tensor  # (n, ...) kept samples in model space, on the CPU
     proposals: int  # samples G drew for them (burn-in not counted)
     log_m: float | None  # the log ratio above which every sample is kept; None: no rejection
+    kept: int = -1  # samples kept (whole packs: may exceed n, which x is cut to); -1: len(x)
 
     @property
     def accept_rate(self) -> float:
-        return len(self.x) / self.proposals if self.proposals else 1.0
+        kept = len(self.x) if self.kept < 0 else self.kept
+        return kept / self.proposals if self.proposals else 1.0
 
 
 def check_loss(loss: str, where: str = "sample.rejection='drs'") -> None:
@@ -142,7 +144,7 @@ def drs(G: nn.Module, D: nn.Module, n: int, seed: int, loss: str,
     finally:
         G.train(was[0])
         D.train(was[1])
-    return Drawn(kept[:n], proposals, log_m)
+    return Drawn(kept[:n], proposals, log_m, groups * pack)
 
 
 def sampler(G: nn.Module, D: nn.Module | None, loss: str, rejection: str = "none",

@@ -29,17 +29,21 @@ def diff_configs(a: dict, b: dict, prefix: str = "") -> list[str]:
     return out
 
 
-# Keys a resume may change: how long and where to train, how often to log, the description and
-# how samples are drawn afterwards (runs before [sample] existed hold none), not what is trained.
-# train.steps only where no schedule (lr_decay, instance noise) is tied to it; data.path where a
-# resume checks the data's contents (vector data: the saved mean and scale, exactly; images: the
-# digest of the decoded images in checkpoints since 2026-11-27), or where it names the same file
-# as before.
+# Keys a resume may change: how long and where to train, how often to log and the description,
+# not what is trained. train.steps only where no schedule (lr_decay, instance noise) is tied to
+# it; data.path where a resume checks the data's contents (vector data: the saved mean and scale,
+# exactly; images: the digest of the decoded images in checkpoints since 2026-11-27), or where it
+# names the same file as before.
 RESUMABLE = {"description", "train.steps", "train.max_minutes", "train.device",
              "train.log_every", "train.eval_every", "train.monitor_every",
              "train.monitor_after", "train.picture_every", "train.checkpoint_every",
              "train.keep_checkpoints", "train.max_bad_steps",
-             "train.max_rollbacks", "sample.rejection", "sample.quantile"}
+             "train.max_rollbacks"}
+# Sections added since runs were first saved, with the values older runs trained with: a resume
+# compares a checkpoint without one as if it held these. ([sample] may not change on resume:
+# sample and eval read the checkpoint's config, which a resume with no steps left never rewrites;
+# `--rejection` chooses per command instead.)
+ADDED = {"sample": {"rejection": "none", "quantile": 1.0}}
 
 
 def _scheduled(saved: dict) -> bool:
@@ -70,6 +74,7 @@ def resume_changes(saved: dict, new: dict, contents_checked: bool = False) -> li
     """Keys that differ between a run's config and the one it is resumed with and may not.
 
     `contents_checked`: image data's digest will be compared, so its path may change too."""
+    saved, new = ADDED | saved, ADDED | new
     return [key for key in diff_configs(saved, new)
             if not (key in RESUMABLE and not (key == "train.steps" and _scheduled(saved))
                     or key == "data.path" and _path_may_change(saved, new, contents_checked))]
