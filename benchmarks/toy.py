@@ -29,7 +29,7 @@ import torch
 
 from gankit import config, evaluate, fit
 from gankit.data import build
-from gankit.rejection import sampler
+from gankit.rejection import Sampler
 from gankit.stats import JsonLines, clean
 
 # Every seed must meet every target (the bar), within the wall-time budget.
@@ -72,7 +72,7 @@ def one_run(preset: str, seed: int, overrides: list[str], threads: int = 0) -> d
     # the preset samples by rejection: its scores are those of the kept samples, and the
     # sampling time counts against the budget; G's own samples are scored beside them
     start = time.perf_counter()
-    draw = sampler(state.G_eval, state.D, cfg.loss.name, cfg.sample.rejection,
+    draw = Sampler(state.G_eval, state.D, cfg.loss.name, cfg.sample.rejection,
                    cfg.sample.quantile)
     kept = evaluate(state.G_eval, data, draw=draw)
     sample_s = time.perf_counter() - start

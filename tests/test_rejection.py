@@ -10,7 +10,7 @@ from torch import nn
 
 from gankit import config
 from gankit.errors import GankitError
-from gankit.rejection import drs, log_ratio, sampler
+from gankit.rejection import Sampler, drs, log_ratio
 
 from .conftest import TINY
 from .test_cli import run
@@ -141,7 +141,7 @@ def test_a_ratio_too_peaked_to_sample_is_a_clear_error():
 def test_the_plain_sampler_is_g_itself():
     from gankit.sampling import generate
 
-    plain = sampler(Shift(), None, "hinge")(50, 6)
+    plain = Sampler(Shift(), None, "hinge")(50, 6)
     assert plain.log_m is None and plain.proposals == 50
     assert torch.equal(plain.x, generate(Shift(), 50, 6))
 

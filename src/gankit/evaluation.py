@@ -117,9 +117,8 @@ def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 202
     with `drs`, the result names it, with the share of G's samples kept."""
     data = loaded.data
     draw = loaded.sampler(rejection, quantile)
-    drs = (rejection or loaded.cfg.sample.rejection) == "drs"
-    out: dict = {"rejection": "drs", "quantile": quantile or loaded.cfg.sample.quantile
-                 } if drs else {}
+    drs = draw.rejection == "drs"
+    out: dict = {"rejection": "drs", "quantile": draw.quantile} if drs else {}
     if "world" in names:
         out |= world_metrics(loaded.G, data, n, seed, to_data=loaded.to_data, draw=draw)
     wanted = [m for m in names if m in FEATURE_METRICS]

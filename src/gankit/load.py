@@ -56,10 +56,10 @@ class LoadedRun:
         return index
 
     def sampler(self, rejection: str | None = None, quantile: float | None = None):
-        """draw(n, seed, labels=None) -> gankit.rejection.Drawn, as the run's [sample] config
-        says or as `rejection` / `quantile` override it. DRS weighs the loaded G's samples
+        """A gankit.rejection.Sampler, draw(n, seed, labels=None) -> Drawn, as the run's [sample]
+        config says or as `rejection` / `quantile` override it. DRS weighs the loaded G's samples
         (the weight average where the run kept one) by the D trained beside the trained G."""
-        from gankit.rejection import check_loss, sampler
+        from gankit.rejection import Sampler, check_loss
 
         rejection = self.cfg.sample.rejection if rejection is None else rejection
         if quantile is not None and rejection != "drs":
@@ -68,7 +68,7 @@ class LoadedRun:
         quantile = self.cfg.sample.quantile if quantile is None else quantile
         if rejection == "drs":
             check_loss(self.cfg.loss.name, "--rejection drs")
-        return sampler(self.G, self.D, self.cfg.loss.name, rejection, quantile)
+        return Sampler(self.G, self.D, self.cfg.loss.name, rejection, quantile)
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         """Model space -> data units (images: uint8 (N, R, R, C)), with the saved map."""

@@ -147,21 +147,27 @@ def drs(G: nn.Module, D: nn.Module, n: int, seed: int, loss: str,
     return Drawn(kept[:n], proposals, log_m, groups * pack)
 
 
-def sampler(G: nn.Module, D: nn.Module | None, loss: str, rejection: str = "none",
-            quantile: float = 1.0):
-    """A function (n, seed, labels=None) -> Drawn that draws as a run's [sample] config says:
-    G's samples as they come (`rejection="none"`) or those DRS keeps (`"drs"`)."""
-    if rejection == "none":
-        def plain(n: int, seed: int, labels: torch.Tensor | None = None) -> Drawn:
-            return Drawn(generate(G, n, seed, labels=labels), n, None)
-        return plain
-    if rejection != "drs" or D is None:
-        raise GankitError(f"unknown rejection {rejection!r} (valid: none, drs, with a D)")
-    check_loss(loss)
+@dataclass(frozen=True)
+class Sampler:
+    """draw(n, seed, labels=None) -> Drawn, as a run's [sample] config says: G's samples as they
+    come (`rejection="none"`) or those DRS keeps (`"drs"`, weighed by D)."""
 
-    def kept(n: int, seed: int, labels: torch.Tensor | None = None) -> Drawn:
-        return drs(G, D, n, seed, loss, labels, quantile)
-    return kept
+    G: nn.Module
+    D: nn.Module | None
+    loss: str
+    rejection: str = "none"
+    quantile: float = 1.0
+
+    def __post_init__(self):
+        if self.rejection not in ("none", "drs") or (self.rejection == "drs" and self.D is None):
+            raise GankitError(f"unknown rejection {self.rejection!r} (valid: none, drs, with a D)")
+        if self.rejection == "drs":
+            check_loss(self.loss)
+
+    def __call__(self, n: int, seed: int, labels: torch.Tensor | None = None) -> Drawn:
+        if self.rejection == "none":
+            return Drawn(generate(self.G, n, seed, labels=labels), n, None)
+        return drs(self.G, self.D, n, seed, self.loss, labels, self.quantile)
 
 
-__all__ = ["BURN_IN", "LOSSES", "Drawn", "check_loss", "drs", "log_ratio", "sampler"]
+__all__ = ["BURN_IN", "LOSSES", "Drawn", "Sampler", "check_loss", "drs", "log_ratio"]

@@ -61,7 +61,7 @@ def evaluate(G: nn.Module, data, n: int | None = None, seed: int = 2024,
 
     `to_data` maps model space to data units (default: the data's own map). A conditional G
     draws every class in turn, and the metrics learn which class each sample was asked for.
-    `draw` (gankit.rejection.sampler) replaces G's plain samples, e.g. by those DRS keeps; its
+    `draw` (a gankit.rejection.Sampler) replaces G's plain samples, e.g. by those DRS keeps; its
     share of kept samples is reported as `accept_rate`.
     """
     n = data.default_eval_n if n is None else n
