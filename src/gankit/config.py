@@ -31,7 +31,6 @@ else:  # pragma: no cover
 PRESET_DIR = Path(__file__).parent / "presets"
 # Network constructor arguments the trainer fills in from the data; a config may not set them.
 INJECTED = {"dim", "channels", "resolution", "n_classes"}
-REJECTION = ("none", "drs")  # sample.rejection
 
 
 @dataclass(frozen=True)
@@ -244,14 +243,14 @@ def validate(cfg: Config, where: str) -> None:
 
 
 def check_sampling(rejection: str, quantile: float, loss: str, where: str) -> None:
-    if rejection not in REJECTION:
+    from gankit.rejection import METHODS, check_loss
+
+    if rejection not in METHODS:
         raise GankitError(f"{where}.rejection {rejection!r} is not one of "
-                          f"{', '.join(REJECTION)}{closest(rejection, REJECTION)}")
+                          f"{', '.join(METHODS)}{closest(rejection, METHODS)}")
     if not 0 < quantile <= 1:
         raise GankitError(f"{where}.quantile must be in (0, 1], got {quantile}")
     if rejection == "drs":
-        from gankit.rejection import check_loss
-
         check_loss(loss, f"{where}.rejection='drs'")
 
 

@@ -30,8 +30,9 @@ import torch
 from torch import nn
 
 from gankit.errors import GankitError
-from gankit.sampling import decode, generate, latent
+from gankit.sampling import decode, draw_batch, generate, latent
 
+METHODS = ("none", "drs")  # sample.rejection
 LOSSES = ("minimax", "nonsaturating", "least_squares")  # D estimates the density ratio
 BURN_IN = 10_000
 MAX_PROPOSALS = 100  # per requested sample, before giving up with an error
@@ -99,7 +100,7 @@ def drs(G: nn.Module, D: nn.Module, n: int, seed: int, loss: str,
     if n < 1:
         raise GankitError(f"DRS draws at least 1 sample, got n={n}")
     check_loss(loss)
-    batch = batch or (10_000 if hasattr(G, "dim") else 250)
+    batch = batch or draw_batch(G)
     pack = getattr(D, "pack", 1)
     n_classes = getattr(G, "n_classes", 0)
     if n_classes and labels is None:
@@ -159,8 +160,9 @@ class Sampler:
     quantile: float = 1.0
 
     def __post_init__(self):
-        if self.rejection not in ("none", "drs") or (self.rejection == "drs" and self.D is None):
-            raise GankitError(f"unknown rejection {self.rejection!r} (valid: none, drs, with a D)")
+        if self.rejection not in METHODS or (self.rejection == "drs" and self.D is None):
+            raise GankitError(f"unknown rejection {self.rejection!r} (valid: "
+                              f"{', '.join(METHODS)}; drs with a D)")
         if self.rejection == "drs":
             check_loss(self.loss)
 
@@ -170,4 +172,4 @@ class Sampler:
         return drs(self.G, self.D, n, seed, self.loss, labels, self.quantile)
 
 
-__all__ = ["BURN_IN", "LOSSES", "Drawn", "Sampler", "check_loss", "drs", "log_ratio"]
+__all__ = ["BURN_IN", "LOSSES", "METHODS", "Drawn", "Sampler", "check_loss", "drs", "log_ratio"]

@@ -15,6 +15,11 @@ def latent(n: int, z_dim: int, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(n, z_dim, generator=generator)
 
 
+def draw_batch(G: nn.Module) -> int:
+    """Samples drawn at a time: vectors all at once, images 250 (bounds activation memory)."""
+    return 10_000 if hasattr(G, "dim") else 250
+
+
 @torch.no_grad()
 def decode(G, z: torch.Tensor, labels: torch.Tensor | None = None, batch: int = 250
            ) -> torch.Tensor:
@@ -47,7 +52,7 @@ def generate(G: nn.Module, n: int, seed: int, batch: int | None = None,
     n_classes = getattr(G, "n_classes", 0)
     if n_classes and labels is None:
         labels = torch.arange(n) % n_classes
-    batch = batch or (10_000 if hasattr(G, "dim") else 250)  # images: bound activation memory
+    batch = batch or draw_batch(G)
     g = torch.Generator().manual_seed(seed)
     # drawn batch by batch, as they always were, so a seed gives the same samples as before
     z = torch.cat([latent(min(batch, n - i), G.z_dim, g) for i in range(0, n, batch)])
