@@ -49,16 +49,16 @@ def speed(n: int, device: str = "cpu", batch: int = 50) -> list[dict]:
 
 
 def evaluate(run: str, metrics: str, n: int | None, features: str, ema: bool = True,
-             device: str = "cpu") -> dict:
+             device: str = "cpu", bn_stats: str | None = None) -> dict:
     from gankit.metrics.cache import cache_root
     before = set(cache_root().glob("*.safetensors"))
-    loaded = load_run(run, device, ema=ema)
+    loaded = load_run(run, device, ema=ema, bn_stats=bn_stats)
     start = time.perf_counter()
     scores = evaluate_run(loaded, parse_metrics(metrics), n, features=features, device=device)
     wall = time.perf_counter() - start
     return {"bench": "eval", "run": run, "preset": loaded.cfg.description[:40],
             "data": loaded.cfg.data.kind, "step": loaded.step, "metrics": metrics,
-            "generator": loaded.generator, "device": device,
+            "generator": loaded.generator, "bn_stats": loaded.bn_stats, "device": device,
             "wall_s": round(wall, 1),
             "real_features_cached": set(cache_root().glob("*.safetensors")) == before, **scores}
 
@@ -79,9 +79,12 @@ def main() -> None:
     rp.add_argument("--features", default="inception")
     rp.add_argument("--no-ema", action="store_true", help="G as trained, not its moving average")
     rp.add_argument("--device", default="cpu", help="where G and InceptionV3 run")
+    rp.add_argument("--bn-stats", choices=["saved", "standing"], default=None,
+                    help="G's batch-norm statistics (default: the run's sample.bn_stats)")
     args = ap.parse_args()
     rows = speed(args.n, args.device, args.batch) if args.what == "speed" else [
-        evaluate(args.run, args.metrics, args.n, args.features, not args.no_ema, args.device)]
+        evaluate(args.run, args.metrics, args.n, args.features, not args.no_ema, args.device,
+                 args.bn_stats)]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for row in rows:
         gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None

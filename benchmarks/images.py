@@ -45,7 +45,8 @@ def one_run(preset: str, out: Path, overrides: list[str]) -> dict:
             "images_per_s": round(steps * t.batch_size * t.n_critic / wall, 1),
             "threads": torch.get_num_threads(), "machine": platform.machine(),
             "torch": torch.__version__, "gpu": _gpu(cfg.train.device),
-            "date": time.strftime("%Y-%m-%d"), "run": str(out), **scores}
+            "date": time.strftime("%Y-%m-%d"), "run": str(out), "bn_stats": loaded.bn_stats,
+            **scores}
 
 
 def _gpu(device: str) -> str | None:

@@ -72,3 +72,29 @@ def test_inception_features_on_cuda_equal_the_cpu_ones():
     # float32 on both sides (TF32 off): agreement to float32 rounding
     assert np.abs(gpu - cpu).max() <= 1e-4 * np.abs(cpu).max()
     assert torch.backends.cudnn.allow_tf32  # the switch is put back afterwards
+
+
+def test_drs_samples_on_cuda_as_on_the_cpu(tiny, tmp_path):
+    from gankit.load import load_run
+
+    cfg = tiny("grid", "train.device=cuda", "train.steps=20", "discriminator.pack=2")
+    fit(cfg, tmp_path / "run", progress=False)
+    on = {d: load_run(tmp_path / "run", d).sampler("drs")(64, seed=3) for d in ("cpu", "cuda")}
+    assert on["cuda"].x.device.type == "cpu" and on["cuda"].x.shape == (64, 2)
+    # the same z and the same uniforms: only float rounding can differ between the devices
+    assert abs(on["cuda"].accept_rate - on["cpu"].accept_rate) < 0.05
+    result = CliRunner().invoke(main, ["sample", str(tmp_path / "run"), "-n", "30",
+                                       "--rejection", "drs", "--device", "cuda",
+                                       "--out", str(tmp_path / "s.npy")])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "s.npy").shape == (30, 2)
+
+
+def test_standing_stats_on_cuda():
+    from gankit.ema import standing_stats
+    from gankit.nets import DCGANGenerator
+
+    G = DCGANGenerator(channels=1, resolution=16, z_dim=8, width=8).cuda()
+    assert standing_stats(G, batches=3, batch=16) > 0
+    bn = next(m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert bn.running_mean.is_cuda and not G.training

@@ -117,8 +117,12 @@ def test_critics_estimate_no_ratio_and_are_refused(loss):
 
 
 def test_the_sample_section_is_checked():
-    with pytest.raises(GankitError, match="sample.rejection 'dsr' is not one of none, drs"):
+    with pytest.raises(GankitError, match="sample.rejection 'dsr' is unknown .did you mean drs"
+                                          ".*valid: drs, none"):
         config.load("ring", ["sample.rejection=dsr"])
+    with pytest.raises(GankitError, match="sample.bn_stats 'standin' is unknown .did you mean "
+                                          "standing.*valid: saved, standing"):
+        config.load("ring", ["sample.bn_stats=standin"])
     with pytest.raises(GankitError, match=r"sample.quantile must be in \(0, 1\], got 0.0"):
         config.load("ring", ["sample.quantile=0"])
     with pytest.raises(GankitError, match=r"unknown key train.quantile \(quantile is a "

@@ -16,8 +16,13 @@ from gankit.errors import DivergenceError, GankitError
 SEED = click.IntRange(-2**63, 2**63 - 1)
 
 
-def rejection_options(f):
-    """--rejection / --quantile: how samples are drawn, overriding the run's [sample] config."""
+def sampling_options(f):
+    """--rejection / --quantile / --bn-stats: how samples are drawn, overriding the run's [sample]
+    config."""
+    f = click.option("--bn-stats", type=click.Choice(["saved", "standing"]), default=None,
+                     help="standing: re-estimate G's batch-norm statistics from its own samples "
+                          "before drawing (BigGAN's standing statistics). Default: the run's "
+                          "sample.bn_stats.")(f)
     f = click.option("--quantile", type=click.FloatRange(0, 1, min_open=True), default=None,
                      help="DRS: D's logit quantile (over a burn-in) above which every sample is "
                           "kept; 1 = their maximum, exact DRS. Default: sample.quantile.")(f)
@@ -142,8 +147,8 @@ def _check_parent(out: Path) -> None:
                    "(N, H, W, C)), or for images grid.png or a folder of PNGs.")
 @click.option("--class", "cls", default=None, help="Class of a conditional run (name or index).")
 @click.option("--device", default="cpu", show_default=True)
-@rejection_options
-def sample(run, n, seed, out, cls, device, rejection, quantile):
+@sampling_options
+def sample(run, n, seed, out, cls, device, rejection, quantile, bn_stats):
     """Write N samples of a trained run to FILE.npy, grid.png or DIR."""
     import torch
 
@@ -156,7 +161,7 @@ def sample(run, n, seed, out, cls, device, rejection, quantile):
     # a folder: no suffix, an existing folder, or a version-like name ("runs/v1.2")
     folder = not suffix or out.is_dir() or suffix[1:].isdigit()
     kind = suffix[1:] if suffix in (".npy", ".png") else "folder"
-    loaded = load_run(run, device, device_key="--device")
+    loaded = load_run(run, device, device_key="--device", bn_stats=bn_stats)
     if kind != "npy" and not loaded.is_image:
         raise GankitError(f"--out {str(out)!r}: toy-world samples are written as .npy")
     if kind == "folder" and not folder:
@@ -309,15 +314,16 @@ def _writes_pictures(suffix: str) -> bool:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--no-ema", is_flag=True,
               help="Evaluate the generator as trained, not its moving average (train.ema).")
-@rejection_options
-def evaluate(run, metrics, n, features, inception, seed, device, no_ema, rejection, quantile):
+@sampling_options
+def evaluate(run, metrics, n, features, inception, seed, device, no_ema, rejection, quantile,
+             bn_stats):
     """Print metrics as JSON (and a table on stderr); append them to RUN/eval.jsonl."""
     from gankit.evaluation import evaluate_run, parse_metrics
     from gankit.load import load_run
     from gankit.stats import JsonLines, clean
 
     names = parse_metrics(metrics)
-    loaded = load_run(run, device, ema=not no_ema, device_key="--device")
+    loaded = load_run(run, device, ema=not no_ema, device_key="--device", bn_stats=bn_stats)
     scores = evaluate_run(loaded, names, n, seed, features, inception, device, rejection,
                           quantile)
     record = {"step": loaded.step, "seed": seed, "generator": loaded.generator, **scores}

@@ -89,6 +89,7 @@ class SampleConfig:
 
     rejection: str = "none"  # "drs": discriminator rejection sampling (gankit.rejection)
     quantile: float = 1.0  # DRS: log M is this quantile of D's logits on a burn-in; 1 = max
+    bn_stats: str = "saved"  # "standing": G's batch-norm statistics re-estimated on loading
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ def validate(cfg: Config, where: str) -> None:
     if t.lr_decay not in ("none", "linear"):
         raise GankitError(f"{where}: train.lr_decay {t.lr_decay!r} is not one of none, linear")
     check_sampling(cfg.sample.rejection, cfg.sample.quantile, cfg.loss.name, f"{where}: sample")
+    check_bn_stats(cfg.sample.bn_stats, f"{where}: sample.bn_stats")
     if not DEVICE_NAME.match(t.device):
         raise GankitError(f"{where}: train.device {t.device!r} is not one of auto, cpu, cuda, "
                           "cuda:N, mps")
@@ -246,12 +248,19 @@ def check_sampling(rejection: str, quantile: float, loss: str, where: str) -> No
     from gankit.rejection import METHODS, check_loss
 
     if rejection not in METHODS:
-        raise GankitError(f"{where}.rejection {rejection!r} is not one of "
-                          f"{', '.join(METHODS)}{closest(rejection, METHODS)}")
+        raise GankitError(f"{where}.rejection {rejection!r} is unknown"
+                          f"{closest(rejection, METHODS)}")
     if not 0 < quantile <= 1:
         raise GankitError(f"{where}.quantile must be in (0, 1], got {quantile}")
     if rejection == "drs":
         check_loss(loss, f"{where}.rejection='drs'")
+
+
+def check_bn_stats(bn_stats: str, where: str) -> None:
+    from gankit.ema import BN_STATS
+
+    if bn_stats not in BN_STATS:
+        raise GankitError(f"{where} {bn_stats!r} is unknown{closest(bn_stats, BN_STATS)}")
 
 
 # --- reading -----------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+BN_STATS = ("saved", "standing")  # sample.bn_stats
+
 
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -17,3 +19,35 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.lerp_(p, 1.0 - decay)
     for e, b in zip(ema.buffers(), model.buffers()):
         e.copy_(b)
+
+
+@torch.no_grad()
+def standing_stats(G: nn.Module, batches: int = 40, batch: int = 250, seed: int = 0) -> int:
+    """Re-estimate G's batch-norm running statistics from its own samples; the count of BN layers.
+
+    `ema_update` copies the live G's statistics, which belong to the live weights, not to their
+    average. Here each BN layer's mean and variance become the plain average over `batches`
+    batches of z ~ N(0, I) through G itself in train mode (BigGAN's "standing statistics",
+    Brock et al. 2019); a conditional G sees its classes in turn. G is left in eval mode.
+    """
+    bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return 0
+    device = next(G.parameters()).device
+    g = torch.Generator().manual_seed(seed)
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # None: a cumulative average over every batch seen
+    G.train()
+    n_classes = getattr(G, "n_classes", 0)
+    for i in range(batches):
+        z = torch.randn(batch, G.z_dim, generator=g).to(device)
+        if n_classes:
+            G(z, (torch.arange(batch, device=device) + i * batch) % n_classes)
+        else:
+            G(z)
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    G.eval()
+    return len(bns)

@@ -114,11 +114,14 @@ def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 202
     """Metrics `names` of a loaded run (gankit.load.LoadedRun) as one flat dict.
 
     Samples are drawn as the run's [sample] config says (`rejection`, `quantile` override it):
-    with `drs`, the result names it, with the share of G's samples kept."""
+    with `drs`, the result names it, with the share of G's samples kept; G's re-estimated
+    batch-norm statistics (load_run's `bn_stats`) are named too."""
     data = loaded.data
     draw = loaded.sampler(rejection, quantile)
     drs = draw.rejection == "drs"
     out: dict = {"rejection": "drs", "quantile": draw.quantile} if drs else {}
+    if loaded.bn_stats != "saved":
+        out["bn_stats"] = loaded.bn_stats
     if "world" in names:
         out |= world_metrics(loaded.G, data, n, seed, to_data=loaded.to_data, draw=draw)
     wanted = [m for m in names if m in FEATURE_METRICS]

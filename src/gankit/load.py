@@ -10,10 +10,11 @@ from torch import nn
 
 from gankit import checkpoint
 from gankit import device as device_lib
-from gankit.config import Config, from_dict
+from gankit.config import Config, check_bn_stats, from_dict
 from gankit.data import VectorData
 from gankit.data import build as build_data
 from gankit.data.images import pixels
+from gankit.ema import standing_stats
 from gankit.errors import GankitError, closest
 from gankit.state_io import check_contents
 from gankit.train import build_networks
@@ -30,6 +31,7 @@ class LoadedRun:
     net_shape: dict  # {"dim": d} for vectors, {"channels", "resolution", "n_classes"} for images
     classes: list[str] | None = None  # class names of a conditional run
     generator: str = "trained"  # which G was loaded: "ema" or "trained"
+    bn_stats: str = "saved"  # G's batch-norm statistics: as saved, or "standing" (re-estimated)
 
     @property
     def is_image(self) -> bool:
@@ -78,11 +80,14 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
-             ema: bool = True, device_key: str = "device") -> LoadedRun:
+             ema: bool = True, device_key: str = "device", bn_stats: str | None = None
+             ) -> LoadedRun:
     """The newest checkpoint (or `step`) of a run; the config comes from the checkpoint itself.
 
     G is the moving average of the generator where the run kept one (train.ema), unless `ema`
-    is False: then the generator as trained.
+    is False: then the generator as trained. Its batch-norm statistics are re-estimated from its
+    own samples (gankit.ema.standing_stats, fixed seed) where the run's sample.bn_stats, or
+    `bn_stats`, is "standing"; else they are the saved ones.
     """
     folder = Path(run_dir) / "checkpoints"
     tensors, meta = checkpoint.load(folder, step)
@@ -95,9 +100,14 @@ def load_run(run_dir: str | Path, device: str = "cpu", step: int | None = None,
     checkpoint.unflatten_module(prefix, tensors, G, str(folder))
     checkpoint.unflatten_module("D", tensors, D, str(folder))
     dev = device_lib.resolve(device, device_key)
-    return LoadedRun(cfg, G.to(dev).eval(), D.to(dev).eval(), int(meta["step"]),
+    bn_stats = cfg.sample.bn_stats if bn_stats is None else bn_stats
+    check_bn_stats(bn_stats, "--bn-stats")
+    G = G.to(dev).eval()
+    if bn_stats == "standing":
+        standing_stats(G)
+    return LoadedRun(cfg, G, D.to(dev).eval(), int(meta["step"]),
                      tensors["data.shift"], tensors["data.scale"], shape, meta.get("classes"),
-                     "ema" if prefix == "G_ema" else "trained")
+                     "ema" if prefix == "G_ema" else "trained", bn_stats)
 
 
 __all__ = ["LoadedRun", "load_run"]

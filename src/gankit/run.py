@@ -39,11 +39,16 @@ RESUMABLE = {"description", "train.steps", "train.max_minutes", "train.device",
              "train.monitor_after", "train.picture_every", "train.checkpoint_every",
              "train.keep_checkpoints", "train.max_bad_steps",
              "train.max_rollbacks"}
-# Sections added since runs were first saved, with the values older runs trained with: a resume
-# compares a checkpoint without one as if it held these. ([sample] may not change on resume:
-# sample and eval read the checkpoint's config, which a resume with no steps left never rewrites;
-# `--rejection` chooses per command instead.)
-ADDED = {"sample": {"rejection": "none", "quantile": 1.0}}
+# Sections and keys added since runs were first saved, with the values older runs trained with: a
+# resume compares a checkpoint without them as if it held these. ([sample] may not change on
+# resume: sample and eval read the checkpoint's config, which a resume with no steps left never
+# rewrites; `--rejection` and `--bn-stats` choose per command instead.)
+ADDED = {"sample": {"rejection": "none", "quantile": 1.0, "bn_stats": "saved"}}
+
+
+def _with_added(cfg: dict) -> dict:
+    """`cfg` with the keys of ADDED it lacks, section by section."""
+    return cfg | {name: keys | cfg.get(name, {}) for name, keys in ADDED.items()}
 
 
 def _scheduled(saved: dict) -> bool:
@@ -74,7 +79,7 @@ def resume_changes(saved: dict, new: dict, contents_checked: bool = False) -> li
     """Keys that differ between a run's config and the one it is resumed with and may not.
 
     `contents_checked`: image data's digest will be compared, so its path may change too."""
-    saved, new = ADDED | saved, ADDED | new
+    saved, new = _with_added(saved), _with_added(new)
     return [key for key in diff_configs(saved, new)
             if not (key in RESUMABLE and not (key == "train.steps" and _scheduled(saved))
                     or key == "data.path" and _path_may_change(saved, new, contents_checked))]
