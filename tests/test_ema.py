@@ -119,3 +119,16 @@ def test_runs_saved_before_bn_stats_resume_and_the_choice_is_kept(tmp_path):
     code, text = cli("train", "mnist", *tiny_images(tmp_path, "train.ema=0.9"), "--out", run,
                      "--resume", "--quiet")  # the preset's standing is a change
     assert code == 2 and "sample.bn_stats" in text
+
+
+def test_standing_stats_move_nothing_but_the_batch_norm_statistics():
+    torch.manual_seed(0)
+    G = DCGANGenerator(channels=1, resolution=16, z_dim=8, width=8, spectral_norm=True,
+                       hidden=16)
+    bn_keys = {f"{name}.{b}" for name, m in G.named_modules() if m in _bns(G)
+               for b in ("running_mean", "running_var", "num_batches_tracked")}
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    standing_stats(G, batches=2, batch=8)
+    after = G.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in bn_keys)
+    assert all(torch.equal(before[k], after[k]) for k in before if k not in bn_keys)

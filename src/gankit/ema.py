@@ -27,8 +27,9 @@ def standing_stats(G: nn.Module, batches: int = 40, batch: int = 250, seed: int 
 
     `ema_update` copies the live G's statistics, which belong to the live weights, not to their
     average. Here each BN layer's mean and variance become the plain average over `batches`
-    batches of z ~ N(0, I) through G itself in train mode (BigGAN's "standing statistics",
-    Brock et al. 2019); a conditional G sees its classes in turn. G is left in eval mode.
+    batches of z ~ N(0, I) through G (BigGAN's "standing statistics", Brock et al. 2019); a
+    conditional G sees its classes in turn. Only the BN layers run in train mode, so nothing else
+    moves (spectral norm's power iteration, for one). G is left in eval mode.
     """
     bns = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
@@ -39,7 +40,9 @@ def standing_stats(G: nn.Module, batches: int = 40, batch: int = 250, seed: int 
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # None: a cumulative average over every batch seen
-    G.train()
+    G.eval()
+    for m in bns:
+        m.train()
     n_classes = getattr(G, "n_classes", 0)
     for i in range(batches):
         z = torch.randn(batch, G.z_dim, generator=g).to(device)
