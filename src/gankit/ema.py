@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gankit.sampling import latent
+
 BN_STATS = ("saved", "standing")  # sample.bn_stats
 
 
@@ -45,7 +47,7 @@ def standing_stats(G: nn.Module, batches: int = 40, batch: int = 250, seed: int 
         m.train()
     n_classes = getattr(G, "n_classes", 0)
     for i in range(batches):
-        z = torch.randn(batch, G.z_dim, generator=g).to(device)
+        z = latent(batch, G.z_dim, g).to(device)
         if n_classes:
             G(z, (torch.arange(batch, device=device) + i * batch) % n_classes)
         else:
