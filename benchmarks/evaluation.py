@@ -49,10 +49,10 @@ def speed(n: int, device: str = "cpu", batch: int = 50) -> list[dict]:
 
 
 def evaluate(run: str, metrics: str, n: int | None, features: str, ema: bool = True,
-             device: str = "cpu", bn_stats: str | None = None) -> dict:
+             device: str = "cpu", bn_stats: str | None = None, step: int | None = None) -> dict:
     from gankit.metrics.cache import cache_root
     before = set(cache_root().glob("*.safetensors"))
-    loaded = load_run(run, device, ema=ema, bn_stats=bn_stats)
+    loaded = load_run(run, device, step=step, ema=ema, bn_stats=bn_stats)
     start = time.perf_counter()
     scores = evaluate_run(loaded, parse_metrics(metrics), n, features=features, device=device)
     wall = time.perf_counter() - start
@@ -85,13 +85,18 @@ def main() -> None:
     rows = speed(args.n, args.device, args.batch) if args.what == "speed" else [
         evaluate(args.run, args.metrics, args.n, args.features, not args.no_ema, args.device,
                  args.bn_stats)]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for row in rows:
-        gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None
-        row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
-                "torch": torch.__version__, "gpu": gpu, "date": time.strftime("%Y-%m-%d")}
-        JsonLines(RESULTS).append(row)
-        print(json.dumps(clean(row), allow_nan=False), flush=True)
+        record(row, args.device, RESULTS)
+
+
+def record(row: dict, device: str, results: Path) -> None:
+    """Append `row` to `results` (and print it) with the machine it was measured on."""
+    gpu = torch.cuda.get_device_name() if device.startswith("cuda") else None
+    row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
+            "torch": torch.__version__, "gpu": gpu, "date": time.strftime("%Y-%m-%d")}
+    results.parent.mkdir(parents=True, exist_ok=True)
+    JsonLines(results).append(row)
+    print(json.dumps(clean(row), allow_nan=False), flush=True)
 
 
 if __name__ == "__main__":

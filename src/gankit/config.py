@@ -31,6 +31,7 @@ else:  # pragma: no cover
 PRESET_DIR = Path(__file__).parent / "presets"
 # Network constructor arguments the trainer fills in from the data; a config may not set them.
 INJECTED = {"dim", "channels", "resolution", "n_classes"}
+BN_STATS = ("saved", "standing")  # sample.bn_stats (gankit.ema.standing_stats)
 
 
 @dataclass(frozen=True)
@@ -257,8 +258,6 @@ def check_sampling(rejection: str, quantile: float, loss: str, where: str) -> No
 
 
 def check_bn_stats(bn_stats: str, where: str) -> None:
-    from gankit.ema import BN_STATS
-
     if bn_stats not in BN_STATS:
         raise GankitError(f"{where} {bn_stats!r} is unknown{closest(bn_stats, BN_STATS)}")
 

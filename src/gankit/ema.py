@@ -7,8 +7,6 @@ from torch import nn
 
 from gankit.sampling import latent
 
-BN_STATS = ("saved", "standing")  # sample.bn_stats
-
 
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
