@@ -88,6 +88,29 @@ def test_eval_refuses_before_extracting_any_features(image_run, monkeypatch):
     assert code == 2 and "reference set holds 5 real images; dc needs at least 6" in out
 
 
+@pytest.mark.parametrize("metric", ["fid", "kid", "pr", "dc", "is"])
+def test_eval_minimums_are_where_each_metric_starts_to_work(metric):
+    """evaluation refuses early below MIN_IMAGES: exactly where the metric itself would fail."""
+    from gankit import evaluation
+
+    n = evaluation.MIN_IMAGES[metric]
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(20, 4))
+
+    def run(k):
+        fake = rng.normal(size=(k, 4))
+        if metric == "is":
+            from gankit.metrics.inception_score import inception_score
+            return inception_score(fake)
+        # fid, kid: both sets that small; pr, dc: either set (real's balls, fake's balls)
+        small = fake if metric in ("pr", "dc") else real[:k]
+        return evaluation.feature_metrics(small, fake, [metric], feats=None)
+
+    assert all(np.isfinite(v) for v in run(n).values() if v is not None)
+    with pytest.raises(ValueError):
+        run(n - 1)
+
+
 def test_digit_features_refuse_data_that_is_not_digits(tmp_path, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
     path = fake_mnist(tmp_path / "data", n=30)  # Fashion-MNIST's files bear the same names

@@ -20,11 +20,12 @@ import numpy as np
 
 from gankit.data import build as build_data
 from gankit.errors import GankitError, closest
+from gankit.metrics import fid as fid_lib
+from gankit.metrics import kid as kid_lib
 from gankit.metrics.cache import cached_features
 from gankit.metrics.density_coverage import density_coverage
-from gankit.metrics.fid import fid
-from gankit.metrics.inception_score import inception_score
-from gankit.metrics.kid import kid
+from gankit.metrics.inception_score import SPLITS, inception_score
+from gankit.metrics.neighbours import min_points
 from gankit.metrics.precision_recall import precision_recall
 from gankit.sampling import evaluate as world_metrics
 
@@ -33,9 +34,10 @@ METRICS = ("world", *FEATURE_METRICS)
 EXTRACTORS = ("inception", "digits")
 TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")  # data with a held-out test set
 FID_N = 10_000
-# the fewest images each metric takes, per set: a covariance, a kernel mean, the k-th neighbour
-# of every point (k = 3, 5) other than itself, the Inception Score's 10 splits (generated only)
-MIN_IMAGES = {"fid": 2, "kid": 2, "pr": 4, "dc": 6, "is": 10}
+PR_K, DC_K = 3, 5  # neighbours: Kynkäänniemi et al.'s and Naeem et al.'s
+# the fewest images each metric takes, per set (the Inception Score: generated only)
+MIN_IMAGES = {"fid": fid_lib.MIN_SAMPLES, "kid": kid_lib.MIN_SAMPLES, "pr": min_points(PR_K),
+              "dc": min_points(DC_K), "is": SPLITS}
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -75,13 +77,13 @@ def feature_metrics(real: np.ndarray, fake: np.ndarray, names: list[str], feats,
     """The feature-space metrics `names` of real and generated features (N, D)."""
     out: dict = {}
     if "fid" in names:
-        out["fid"] = fid(real, fake)
+        out["fid"] = fid_lib.fid(real, fake)
     if "kid" in names:
-        out |= kid(real, fake)
+        out |= kid_lib.kid(real, fake)
     if "pr" in names:
-        out |= precision_recall(real, fake, k=3)
+        out |= precision_recall(real, fake, k=PR_K)
     if "dc" in names:
-        out |= density_coverage(real, fake, k=5)
+        out |= density_coverage(real, fake, k=DC_K)
     if "is" in names:
         _need_logits(feats)
         out |= inception_score(feats.logits(fake_images))

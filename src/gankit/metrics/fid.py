@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+MIN_SAMPLES = 2  # per set: the fewest an unbiased covariance takes
+
 
 def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean (D,) and unbiased covariance (D, D) of features (N, D), in float64."""
     f = np.asarray(features, dtype=np.float64)
-    if f.ndim != 2 or len(f) < 2:
-        raise ValueError(f"features must be (N >= 2, D), got {f.shape}")
+    if f.ndim != 2 or len(f) < MIN_SAMPLES:
+        raise ValueError(f"features must be (N >= {MIN_SAMPLES}, D), got {f.shape}")
     if not np.isfinite(f).all():
         raise ValueError(f"features hold NaN or Inf in {int((~np.isfinite(f)).any(1).sum())} "
                          f"of {len(f)} rows")

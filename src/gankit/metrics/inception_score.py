@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax
 
+SPLITS = 10  # the reference code's parts, so also the fewest samples it takes
 
-def inception_score(logits: np.ndarray, splits: int = 10) -> dict:
+
+def inception_score(logits: np.ndarray, splits: int = SPLITS) -> dict:
     logp = log_softmax(np.asarray(logits, np.float64), axis=1)
     if len(logp) < splits:
         raise ValueError(f"the Inception Score needs at least {splits} samples, got {len(logp)}")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+MIN_SAMPLES = 2  # per set: the unbiased estimate leaves out each sample's pair with itself
+
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3) -> np.ndarray:
     return (x @ y.T / x.shape[1] + 1.0) ** degree
@@ -32,8 +34,8 @@ def kid(features1: np.ndarray, features2: np.ndarray, subsets: int = 100,
     """{"kid": mean, "kid_std": std (or None)} of the unbiased MMD^2 over random subsets."""
     x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
     size = min(subset_size, len(x), len(y))
-    if size < 2:
-        raise ValueError("KID needs at least 2 samples in each set")
+    if size < MIN_SAMPLES:
+        raise ValueError(f"KID needs at least {MIN_SAMPLES} samples in each set")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("features hold NaN or Inf")
     if size == len(x) == len(y):

@@ -19,11 +19,16 @@ def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.cdist(a, b)  # float64 throughout, so the matmul form is accurate enough
 
 
+def min_points(k: int) -> int:
+    """The fewest points a set needs for every point to have a k-th nearest other point."""
+    return k + 1
+
+
 def kth_radii(features: np.ndarray, k: int) -> np.ndarray:
     """Distance from each point (N, D) to its k-th nearest other point in the same set."""
     x = _float64(features)
-    if len(x) <= k:
-        raise ValueError(f"need more than k={k} points, got {len(x)}")
+    if len(x) < min_points(k):
+        raise ValueError(f"need at least {min_points(k)} points for k={k}, got {len(x)}")
     out = [_distances(x[i:i + CHUNK], x).kthvalue(k + 1, dim=1).values  # +1: the point itself
            for i in range(0, len(x), CHUNK)]
     return torch.cat(out).numpy()
