@@ -10,6 +10,7 @@ from torch import nn
 
 from gankit import config
 from gankit.errors import GankitError
+from gankit.nets.dcgan import _minibatch_std
 from gankit.rejection import Sampler, drs, log_ratio
 
 from .conftest import TINY
@@ -40,6 +41,22 @@ class Ratio(nn.Module):
     def forward(self, x, y=None):
         r = x[:, 0] - (0 if y is None else y.float()) - 0.5
         return r.reshape(-1, self.pack).sum(1)
+
+
+class GroupedRatio(Ratio):
+    """The exact ratio as a D with the minibatch standard deviation, trained on groups of 4,
+    knows it only within such groups: a sample whose group shows no spread looks fake."""
+
+    minibatch_std = True
+
+    def __init__(self):
+        super().__init__()
+        self.batches: list[int] = []
+
+    def forward(self, x, y=None):
+        self.batches.append(len(x))
+        std = _minibatch_std(x[:, :, None, None])[:, 0, 0, 0]  # (B,): its group's spread
+        return super().forward(x, y) - 50.0 * (std < 1e-3)
 
 
 def normal_fit(x: np.ndarray, mean: float) -> float:
@@ -88,6 +105,17 @@ def test_a_conditional_draw_keeps_the_classes_asked_for():
     # by default the classes come in turn, as gankit.sampling.generate draws them
     default = drs(Shift(2), Ratio(conditional=True), 4000, seed=3, loss="nonsaturating").x[:, 0]
     assert abs(default[1::2].mean() - default[::2].mean() - 1.0) < 0.1
+
+
+def test_a_minibatch_std_d_scores_every_sample_within_a_whole_group():
+    # alone (the last pending slot), a sample's group has no spread: were it scored so, D
+    # would reject it every time, and DRS would give up
+    for n in (1, 3, 501):
+        D = GroupedRatio()
+        out = drs(Shift(), D, n, seed=6, loss="nonsaturating")
+        assert len(out.x) == n and all(b % 4 == 0 for b in D.batches)
+    x = drs(Shift(), GroupedRatio(), 10_000, seed=6, loss="nonsaturating").x[:, 0].numpy()
+    assert abs(x.mean() - 1.0) < 0.04 and normal_fit(x, 1.0) > 0.01
 
 
 def test_draws_are_reproducible_and_leave_the_nets_modes_alone():

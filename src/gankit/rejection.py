@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.nets.dcgan import MINIBATCH_GROUP
 from gankit.sampling import decode, draw_batch, generate, latent
 
 METHODS = ("none", "drs")  # sample.rejection
@@ -72,19 +73,32 @@ def log_ratio(out: torch.Tensor, loss: str) -> torch.Tensor:
 def _propose(G: nn.Module, D: nn.Module, k: int, labels: torch.Tensor | None, loss: str,
              g: torch.Generator, batch: int, keep: bool = True):
     """k fresh samples of G (model space, CPU; None unless `keep`) and D's log ratio per pack
-    (k // pack,), a batch at a time, so a burn-in of large images holds no more than a batch."""
+    (k // pack,), a batch at a time, so a burn-in of large images holds no more than a batch.
+
+    A D with the minibatch standard deviation scores each sample against its group of
+    MINIBATCH_GROUP (packs): its batches are whole groups, and a short last batch (the few
+    slots still pending late in DRS) is filled up with extra samples of G, scored and dropped,
+    so that no sample is scored in a smaller group than D was trained with (alone, its group's
+    std would read 0)."""
     z = latent(k, G.z_dim, g)
     device = next(D.parameters()).device
     pack = getattr(D, "pack", 1)
-    step = max(pack, batch // pack * pack)
+    grouped = bool(getattr(D, "minibatch_std", False))
+    unit = pack * (MINIBATCH_GROUP if grouped else 1)
+    step = max(unit, batch // unit * unit)
     xs, scores = [], []
     for i in range(0, k, step):
+        zi = z[i:i + step]
         yi = None if labels is None else labels[i:i + step]
-        x = decode(G, z[i:i + step], yi, batch)
+        n = len(zi)  # a whole number of packs
+        if grouped and n < step:
+            zi = torch.cat([zi, latent(step - n, G.z_dim, g)])
+            yi = None if yi is None else yi[torch.arange(step) % n]
+        x = decode(G, zi, yi, batch)
         out = D(x.to(device)) if yi is None else D(x.to(device), yi.to(device))
-        scores.append(log_ratio(out.float(), loss).cpu())
+        scores.append(log_ratio(out.float(), loss)[:n // pack].cpu())
         if keep:
-            xs.append(x)
+            xs.append(x[:n])
     return (torch.cat(xs) if keep else None), torch.cat(scores)
 
 

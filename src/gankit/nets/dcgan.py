@@ -24,6 +24,7 @@ from gankit.errors import GankitError, closest
 from gankit.nets.layers import dcgan_init, norm_1d, norm_2d, spectral
 
 CONDITIONING = ("projection", "concat")
+MINIBATCH_GROUP = 4  # samples per minibatch-std group (Karras et al. 2018)
 
 
 def ladder(resolution: int) -> tuple[int, int]:
@@ -174,7 +175,7 @@ def _check_hidden(hidden: int, role: str) -> None:
                           f"got {hidden}")
 
 
-def _minibatch_std(feat: torch.Tensor, group: int = 4) -> torch.Tensor:
+def _minibatch_std(feat: torch.Tensor, group: int = MINIBATCH_GROUP) -> torch.Tensor:
     """Karras et al. 2018: per group of samples, the mean feature std as one extra channel."""
     b = feat.shape[0]
     g = max(d for d in range(1, min(group, b) + 1) if b % d == 0)
