@@ -89,26 +89,27 @@ def test_eval_refuses_before_extracting_any_features(image_run, monkeypatch):
 
 
 @pytest.mark.parametrize("metric", ["fid", "kid", "pr", "dc", "is"])
-def test_eval_minimums_are_where_each_metric_starts_to_work(metric):
-    """evaluation refuses early below MIN_IMAGES: exactly where the metric itself would fail."""
+def test_eval_minimums_are_where_each_metric_function_stops(metric):
+    """evaluation refuses below MIN_IMAGES (generated, real) before extracting any features: on
+    each side, shrunk one at a time, exactly where the metric itself stops working."""
     from gankit import evaluation
+    from gankit.metrics.inception_score import inception_score
 
-    n = evaluation.MIN_IMAGES[metric]
+    least, least_real = evaluation.MIN_IMAGES[metric]
     rng = np.random.default_rng(0)
-    real = rng.normal(size=(20, 4))
 
-    def run(k):
-        fake = rng.normal(size=(k, 4))
-        if metric == "is":
-            from gankit.metrics.inception_score import inception_score
+    def run(n_fake, n_real):
+        fake, real = rng.normal(size=(n_fake, 4)), rng.normal(size=(n_real, 4))
+        if metric == "is":  # logits of the generated images only
             return inception_score(fake)
-        # fid, kid: both sets that small; pr, dc: either set (real's balls, fake's balls)
-        small = fake if metric in ("pr", "dc") else real[:k]
-        return evaluation.feature_metrics(small, fake, [metric], feats=None)
+        return evaluation.feature_metrics(real, fake, [metric], feats=None)
 
-    assert all(np.isfinite(v) for v in run(n).values() if v is not None)
-    with pytest.raises(ValueError):
-        run(n - 1)
+    for n_fake, n_real in ((least, 20), (20, least_real)):
+        assert all(np.isfinite(v) for v in run(n_fake, n_real).values() if v is not None)
+    for n_fake, n_real in ((least - 1, 20), (20, least_real - 1)):
+        if n_real >= 0:
+            with pytest.raises(ValueError):
+                run(n_fake, n_real)
 
 
 def test_digit_features_refuse_data_that_is_not_digits(tmp_path, monkeypatch):

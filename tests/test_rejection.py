@@ -114,6 +114,8 @@ def test_a_minibatch_std_d_scores_every_sample_within_a_whole_group():
         D = GroupedRatio()
         out = drs(Shift(), D, n, seed=6, loss="nonsaturating")
         assert len(out.x) == n and all(b % 4 == 0 for b in D.batches)
+        if n < 4:  # after the burn-in's one batch: filled up to one group, not to a batch
+            assert set(D.batches[1:]) == {4}
     x = drs(Shift(), GroupedRatio(), 10_000, seed=6, loss="nonsaturating").x[:, 0].numpy()
     assert abs(x.mean() - 1.0) < 0.04 and normal_fit(x, 1.0) > 0.01
 

@@ -35,9 +35,10 @@ EXTRACTORS = ("inception", "digits")
 TEST_SPLIT = ("mnist", "fashion-mnist", "stacked-mnist")  # data with a held-out test set
 FID_N = 10_000
 PR_K, DC_K = 3, 5  # neighbours: Kynkäänniemi et al.'s and Naeem et al.'s
-# the fewest images each metric takes, per set (the Inception Score: generated only)
-MIN_IMAGES = {"fid": fid_lib.MIN_SAMPLES, "kid": kid_lib.MIN_SAMPLES, "pr": min_points(PR_K),
-              "dc": min_points(DC_K), "is": SPLITS}
+# the fewest images each metric takes: (generated, real). Density/coverage draw balls around
+# the real images only; the Inception Score uses none.
+MIN_IMAGES = {"fid": (fid_lib.MIN_SAMPLES,) * 2, "kid": (kid_lib.MIN_SAMPLES,) * 2,
+              "pr": (min_points(PR_K),) * 2, "dc": (1, min_points(DC_K)), "is": (SPLITS, 0)}
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -102,11 +103,12 @@ def _check_before_extraction(wanted: list[str], feats, n: int, n_real: int) -> N
     if "is" in wanted:
         _need_logits(feats)
     for m in wanted:
-        if n < MIN_IMAGES[m]:
-            raise GankitError(f"-n {n}: {m} needs at least {MIN_IMAGES[m]} generated images")
-        if m != "is" and n_real < MIN_IMAGES[m]:
+        least, least_real = MIN_IMAGES[m]
+        if n < least:
+            raise GankitError(f"-n {n}: {m} needs at least {least} generated images")
+        if n_real < least_real:
             raise GankitError(f"the reference set holds {n_real} real images; {m} needs at "
-                              f"least {MIN_IMAGES[m]} (train on more images to evaluate {m})")
+                              f"least {least_real} (train on more images to evaluate {m})")
 
 
 def evaluate_run(loaded, names: list[str], n: int | None = None, seed: int = 2024,

@@ -77,9 +77,9 @@ def _propose(G: nn.Module, D: nn.Module, k: int, labels: torch.Tensor | None, lo
 
     A D with the minibatch standard deviation scores each sample against its group of
     MINIBATCH_GROUP (packs): its batches are whole groups, and a short last batch (the few
-    slots still pending late in DRS) is filled up with extra samples of G, scored and dropped,
-    so that no sample is scored in a smaller group than D was trained with (alone, its group's
-    std would read 0)."""
+    slots still pending late in DRS) is filled up to whole groups with extra samples of G,
+    scored and dropped, so that no sample is scored in a smaller group than D was trained with
+    (alone, its group's std would read 0)."""
     z = latent(k, G.z_dim, g)
     device = next(D.parameters()).device
     pack = getattr(D, "pack", 1)
@@ -91,9 +91,10 @@ def _propose(G: nn.Module, D: nn.Module, k: int, labels: torch.Tensor | None, lo
         zi = z[i:i + step]
         yi = None if labels is None else labels[i:i + step]
         n = len(zi)  # a whole number of packs
-        if grouped and n < step:
-            zi = torch.cat([zi, latent(step - n, G.z_dim, g)])
-            yi = None if yi is None else yi[torch.arange(step) % n]
+        whole = -(-n // unit) * unit
+        if whole > n:
+            zi = torch.cat([zi, latent(whole - n, G.z_dim, g)])
+            yi = None if yi is None else yi[torch.arange(whole) % n]
         x = decode(G, zi, yi, batch)
         out = D(x.to(device)) if yi is None else D(x.to(device), yi.to(device))
         scores.append(log_ratio(out.float(), loss)[:n // pack].cpu())

@@ -16,5 +16,7 @@ from gankit.metrics.neighbours import in_balls, kth_radii
 
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict:
+    if len(fake) < 1:
+        raise ValueError("density and coverage need at least 1 generated sample")
     counts, hit = in_balls(fake, real, kth_radii(real, k), strict=True)
     return {"density": float(counts.sum() / (k * len(fake))), "coverage": float(hit.mean())}
