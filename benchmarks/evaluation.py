@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from gankit.data import build
+from gankit.device import keep_freed_cpu_memory
 from gankit.evaluation import evaluate_run, extractor, parse_metrics
 from gankit.load import load_run
 from gankit.stats import JsonLines, clean
@@ -72,6 +73,9 @@ def main() -> None:
     sp.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (the digit classifier "
                     "always runs on the CPU)")
     sp.add_argument("--batch", type=int, default=50, help="InceptionV3 batch size")
+    sp.add_argument("--glibc-malloc", action="store_true",
+                    help="leave glibc's malloc settings as they are, for comparison (`gankit` "
+                         "keeps freed memory: gankit.device.keep_freed_cpu_memory)")
     rp = sub.add_parser("run")
     rp.add_argument("run")
     rp.add_argument("--metrics", default="fid,kid,pr,dc")
@@ -82,11 +86,13 @@ def main() -> None:
     rp.add_argument("--bn-stats", choices=["saved", "standing"], default=None,
                     help="G's batch-norm statistics (default: the run's sample.bn_stats)")
     args = ap.parse_args()
+    glibc = getattr(args, "glibc_malloc", False)
+    malloc = "glibc defaults" if glibc or not keep_freed_cpu_memory() else "kept"
     rows = speed(args.n, args.device, args.batch) if args.what == "speed" else [
         evaluate(args.run, args.metrics, args.n, args.features, not args.no_ema, args.device,
                  args.bn_stats)]
     for row in rows:
-        record(row, args.device, RESULTS)
+        record(row | {"malloc": malloc}, args.device, RESULTS)
 
 
 def record(row: dict, device: str, results: Path) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from evaluation import evaluate, record  # benchmarks/evaluation.py, beside this script
 
+from gankit.device import keep_freed_cpu_memory
+
 RESULTS = Path(__file__).parent / "results" / "fid_curve.jsonl"
 
 
@@ -25,6 +27,7 @@ def steps_list(text: str) -> list[int]:
 
 
 def main() -> None:
+    keep_freed_cpu_memory()  # as the `gankit` command does
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+")

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from gankit import config
+from gankit.device import keep_freed_cpu_memory
 from gankit.load import load_run
 from gankit.sampling import evaluate
 from gankit.stats import JsonLines, clean
@@ -57,6 +58,7 @@ def _gpu(device: str) -> str | None:
 
 
 def main() -> None:
+    keep_freed_cpu_memory()  # as the `gankit` command does
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", default="mnist,mnist-conditional")

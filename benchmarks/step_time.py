@@ -2,6 +2,7 @@
 
     python benchmarks/step_time.py grid --threads 2 --batch 256 512
     python benchmarks/step_time.py grid --threads 2 --batch 256 train.share_fake=true
+    python benchmarks/step_time.py mnist --batch 64 --glibc-malloc   # without the malloc setting
 
 Warm-up steps are excluded; the figure is the mean over --steps steps of one process.
 """
@@ -16,6 +17,7 @@ import torch
 
 from gankit import config
 from gankit.data import build
+from gankit.device import keep_freed_cpu_memory
 from gankit.train import build_state, d_step, g_step, make_fake
 
 
@@ -46,16 +48,20 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--batch", type=int, nargs="+", default=[256])
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--glibc-malloc", action="store_true",
+                    help="leave glibc's malloc settings as they are, for comparison (the `gankit` "
+                         "command keeps freed memory: gankit.device.keep_freed_cpu_memory)")
     # section.key=value overrides may stand anywhere, also after --batch's list of numbers
     argv = sys.argv[1:]
     overrides = [a for a in argv if "=" in a and not a.startswith("-")]
     args = ap.parse_args([a for a in argv if a not in overrides])
     args.overrides = overrides
     torch.set_num_threads(args.threads)
+    malloc = "glibc defaults" if args.glibc_malloc or not keep_freed_cpu_memory() else "kept"
     for batch in args.batch:
         ms = step_ms(args.preset, batch, args.overrides, args.steps)
         print(f"{args.preset} batch {batch} {args.overrides} {args.threads} thread(s): "
-              f"{ms:.2f} ms/step")
+              f"{ms:.2f} ms/step, malloc {malloc}")
 
 
 if __name__ == "__main__":

@@ -53,3 +53,33 @@ def set_rng_states(states: dict[str, torch.Tensor]) -> None:
                           f"has {torch.cuda.device_count()}: CUDA random numbers will differ",
                           stacklevel=2)
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
+
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
+_KEEP_FREED = 2**30  # freed memory the heap may keep before returning its top to the system
+_TOP_PAD = 64 * 2**20  # extra taken at each heap growth, so growth is rare
+
+
+def keep_freed_cpu_memory() -> bool:
+    """Have glibc's malloc serve every block from its heap and keep freed memory for reuse.
+
+    By default glibc serves large blocks (activations, from 128 KiB up) with fresh mmaps that it
+    unmaps on free, and trims the heap's free top, so each training step or feature batch
+    page-faults and zeroes the same memory again: 30,000-50,000 faults a second, a tenth of the
+    process's CPU time spent in the kernel, on this project's 2-core machine. Without mmaps and
+    with a 1 GiB trim threshold (what PyTorch's CPU performance guide gets by swapping the
+    allocator) a CPU step and an InceptionV3 batch run faster for some more peak memory
+    (BENCHMARKS.md, "Keeping freed memory"). Process-wide, so the `gankit` command and the
+    benchmarks call it; a library user may. Returns False, changing nothing, where the C library
+    is not glibc.
+    """
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return all(libc.mallopt(param, value) == 1 for param, value in (
+        (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _KEEP_FREED), (_M_TOP_PAD, _TOP_PAD)))
