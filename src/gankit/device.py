@@ -67,7 +67,7 @@ def keep_freed_cpu_memory() -> bool:
 
     By default glibc serves large blocks (activations, from 128 KiB up) with fresh mmaps that it
     unmaps on free, and trims the heap's free top, so each training step or feature batch
-    page-faults and zeroes the same memory again: 30,000-50,000 faults a second, a tenth of the
+    page-faults and zeroes the same memory again: about 50,000 faults a second and a tenth of the
     process's CPU time spent in the kernel, on this project's 2-core machine. Without mmaps and
     with a 1 GiB trim threshold (what PyTorch's CPU performance guide gets by swapping the
     allocator) a CPU step and an InceptionV3 batch run faster for some more peak memory
@@ -81,5 +81,5 @@ def keep_freed_cpu_memory() -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(None)
-    return all(libc.mallopt(param, value) == 1 for param, value in (
-        (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _KEEP_FREED), (_M_TOP_PAD, _TOP_PAD)))
+    return all([libc.mallopt(param, value) == 1 for param, value in (  # each, even after a refusal
+        (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _KEEP_FREED), (_M_TOP_PAD, _TOP_PAD))])
