@@ -8,8 +8,9 @@ import pytest
 
 from gankit.device import keep_freed_cpu_memory
 
-# Page faults of allocating, filling and freeing 64 MB ten times after two warm-up rounds (the
-# heap settles on where a block of that size goes by the second).
+# Page faults of allocating, filling and freeing 64 MB twenty times after two warm-up rounds. Where
+# the heap puts such a block may still move once or twice (imports allocate too), so a kept heap
+# may fault a round or two in again; glibc's defaults fault every round in.
 FAULTS = """
 import resource, sys, torch
 from gankit.device import keep_freed_cpu_memory
@@ -19,7 +20,7 @@ faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(2):
     torch.ones(2**24)
 start = faults()
-for _ in range(10):
+for _ in range(20):
     x = torch.ones(2**24)  # 64 MB: above glibc's largest mmap threshold, so mmapped by default
     del x
 print(faults() - start)
@@ -37,8 +38,8 @@ def _faults(mode: str) -> int:
                     reason="glibc's malloc only")
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
     default, kept = _faults("default"), _faults("keep")
-    assert default > 10 * 2**24 * 4 // 4096 // 2  # ~16,000 fresh pages a round by default
-    assert kept < default / 20
+    assert default > 20 * 2**24 * 4 // 4096 // 2  # ~16,000 fresh pages a round by default
+    assert kept < default / 5
 
 
 def test_other_c_libraries_are_left_alone(monkeypatch):
