@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from gankit.device import keep_freed_cpu_memory
+from gankit.device import keep_freed_cpu_memory, on_glibc
 
 # Page faults of allocating, filling and freeing 64 MB twenty times after two warm-up rounds. Where
 # the heap puts such a block may still move once or twice (imports allocate too), so a kept heap
@@ -34,8 +34,7 @@ def _faults(mode: str) -> int:
     return int(proc.stdout.split()[-1])
 
 
-@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-                    reason="glibc's malloc only")
+@pytest.mark.skipif(not on_glibc(), reason="glibc's malloc only")
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
     default, kept = _faults("default"), _faults("keep")
     assert default > 20 * 2**24 * 4 // 4096 // 2  # ~16,000 fresh pages a round by default

@@ -55,11 +55,17 @@ def set_rng_states(states: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
 
 
-
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
 _KEEP_FREED = 2**30  # freed memory the heap may keep before returning its top to the system
 _TOP_PAD = 64 * 2**20  # extra taken at each heap growth, so growth is rare
+
+
+def on_glibc() -> bool:
+    """Whether this process's C library is glibc, the one malloc keep_freed_cpu_memory tunes."""
+    import platform
+
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
 def keep_freed_cpu_memory() -> bool:
@@ -76,9 +82,8 @@ def keep_freed_cpu_memory() -> bool:
     is not glibc.
     """
     import ctypes
-    import platform
 
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not on_glibc():
         return False
     libc = ctypes.CDLL(None)
     return all([libc.mallopt(param, value) == 1 for param, value in (  # each, even after a refusal
