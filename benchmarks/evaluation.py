@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from gankit.data import build
-from gankit.device import keep_freed_cpu_memory
+from gankit.device import cpu_description, keep_freed_cpu_memory
 from gankit.evaluation import evaluate_run, extractor, parse_metrics
 from gankit.load import load_run
 from gankit.stats import JsonLines, clean
@@ -99,7 +99,8 @@ def record(row: dict, device: str, results: Path) -> None:
     """Append `row` to `results` (and print it) with the machine it was measured on."""
     gpu = torch.cuda.get_device_name() if device.startswith("cuda") else None
     row |= {"threads": torch.get_num_threads(), "machine": platform.machine(),
-            "torch": torch.__version__, "gpu": gpu, "date": time.strftime("%Y-%m-%d")}
+            "cpu": cpu_description(), "torch": torch.__version__, "gpu": gpu,
+            "date": time.strftime("%Y-%m-%d")}
     results.parent.mkdir(parents=True, exist_ok=True)
     JsonLines(results).append(row)
     print(json.dumps(clean(row), allow_nan=False), flush=True)

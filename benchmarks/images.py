@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from gankit import config
-from gankit.device import keep_freed_cpu_memory
+from gankit.device import cpu_description, keep_freed_cpu_memory
 from gankit.load import load_run
 from gankit.sampling import evaluate
 from gankit.stats import JsonLines, clean
@@ -45,7 +45,7 @@ def one_run(preset: str, out: Path, overrides: list[str]) -> dict:
             "wall_s": round(wall, 1), "steps_per_s": round(steps / wall, 2),
             "images_per_s": round(steps * t.batch_size * t.n_critic / wall, 1),
             "threads": torch.get_num_threads(), "machine": platform.machine(),
-            "torch": torch.__version__, "gpu": _gpu(cfg.train.device),
+            "cpu": cpu_description(), "torch": torch.__version__, "gpu": _gpu(cfg.train.device),
             "date": time.strftime("%Y-%m-%d"), "run": str(out), "bn_stats": loaded.bn_stats,
             **scores}
 

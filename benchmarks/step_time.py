@@ -17,7 +17,7 @@ import torch
 
 from gankit import config
 from gankit.data import build
-from gankit.device import keep_freed_cpu_memory
+from gankit.device import cpu_description, keep_freed_cpu_memory
 from gankit.train import build_state, d_step, g_step, make_fake
 
 
@@ -61,7 +61,7 @@ def main() -> None:
     for batch in args.batch:
         ms = step_ms(args.preset, batch, args.overrides, args.steps)
         print(f"{args.preset} batch {batch} {args.overrides} {args.threads} thread(s): "
-              f"{ms:.2f} ms/step, malloc {malloc}")
+              f"{ms:.2f} ms/step, malloc {malloc}, {cpu_description()}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import torch
 
 from gankit import config, evaluate, fit
 from gankit.data import build
+from gankit.device import cpu_description
 from gankit.rejection import Sampler
 from gankit.stats import JsonLines, clean
 
@@ -130,7 +131,8 @@ def main() -> None:
     rows = []
 
     def record(row):
-        row |= {"date": stamp, "machine": machine, "torch": torch.__version__}
+        row |= {"date": stamp, "machine": machine, "cpu": cpu_description(),
+                "torch": torch.__version__}
         rows.append(row)
         JsonLines(Path(args.out)).append(row)
         print(json.dumps(clean(row), allow_nan=False), flush=True)

@@ -56,3 +56,28 @@ def test_the_command_keeps_freed_memory(monkeypatch):
     monkeypatch.setattr(gankit.device, "keep_freed_cpu_memory", lambda: calls.append(1) or True)
     assert CliRunner().invoke(main, ["presets"]).exit_code == 0
     assert calls == [1]
+
+
+def test_cpu_description_names_model_vector_unit_and_cores(monkeypatch):
+    import builtins
+    import os
+
+    import torch
+
+    from gankit.device import cpu_description
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    text = cpu_description()
+    assert text.endswith(f", {capability}, {os.cpu_count()} cores")
+    assert text.split(",")[0].strip()  # a model name, not empty
+
+    real_open = builtins.open
+
+    def no_cpuinfo(path, *args, **kwargs):
+        if str(path) == "/proc/cpuinfo":
+            raise FileNotFoundError(path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_cpuinfo)
+    monkeypatch.setattr(platform, "processor", lambda: "")
+    assert cpu_description() == f"{platform.machine()}, {capability}, {os.cpu_count()} cores"

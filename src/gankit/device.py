@@ -88,3 +88,24 @@ def keep_freed_cpu_memory() -> bool:
     libc = ctypes.CDLL(None)
     return all([libc.mallopt(param, value) == 1 for param, value in (  # each, even after a refusal
         (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _KEEP_FREED), (_M_TOP_PAD, _TOP_PAD))])
+
+
+def cpu_description() -> str:
+    """The CPU a figure was measured on, e.g. 'AMD EPYC, AVX512, 2 cores'.
+
+    The project's machines differ from session to session under one architecture name (x86_64):
+    an Intel Xeon, an AMD EPYC with AVX2 and one with AVX-512 ran the same `mnist` step in 270,
+    320 and 100 ms (BENCHMARKS.md), so benchmark rows name the model and the vector instructions
+    PyTorch's CPU kernels use (`torch.backends.cpu.get_cpu_capability`).
+    """
+    import os
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        model = names[0] if names else model
+    except OSError:
+        pass  # not Linux: platform's answer
+    return f"{model}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores"
