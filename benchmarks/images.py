@@ -4,8 +4,8 @@
     python benchmarks/images.py --presets fashion-mnist --out benchmarks/results/runs
 
 Budget: each preset's own `train.steps` (at batch 64: 5,000 G steps for mnist, 22-27 minutes
-on 2 threads of an AVX2 CPU, 9 with AVX-512; 2,500 for mnist-conditional, about 11-13 minutes
-on AVX2), all threads of the machine; or a
+on 2 threads, 9 on an AVX-512 EPYC; 2,500 for mnist-conditional, about 11-13 minutes), all
+threads of the machine; or a
 wall-time budget such as `train.steps=100000 train.max_minutes=60` (issue 4's 60-minute runs).
 Each run is a normal `gankit train` into --out/PRESET, so its sample grids (samples/step_*.png,
 samples/training.gif, samples.png) stay there to look at. Recorded per run: wall time of the
