@@ -5,8 +5,8 @@
 
 Budget: each preset's own `train.steps` (at batch 64: 5,000 G steps for mnist, 22-27 minutes
 on 2 threads, 9 on an AVX-512 EPYC; 2,500 for mnist-conditional, about 11-13 minutes), all
-threads of the machine; or a
-wall-time budget such as `train.steps=100000 train.max_minutes=60` (issue 4's 60-minute runs).
+threads of the machine; or a wall-time budget such as `train.steps=100000 train.max_minutes=60`
+(issue 4's 60-minute runs).
 Each run is a normal `gankit train` into --out/PRESET, so its sample grids (samples/step_*.png,
 samples/training.gif, samples.png) stay there to look at. Recorded per run: wall time of the
 whole fit, G steps/s, real images/s that D saw, and the digit classifier's scores on 10,000

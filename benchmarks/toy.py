@@ -127,12 +127,11 @@ def main() -> None:
     threads = 1 if args.jobs > 1 else torch.get_num_threads()
     machine = (f"{platform.machine()}, {mp.cpu_count()} cores, {args.jobs} run(s) at once, "
                f"{threads} thread(s) each")
-    stamp = time.strftime("%Y-%m-%d")
+    stamp, cpu = time.strftime("%Y-%m-%d"), cpu_description()
     rows = []
 
     def record(row):
-        row |= {"date": stamp, "machine": machine, "cpu": cpu_description(),
-                "torch": torch.__version__}
+        row |= {"date": stamp, "machine": machine, "cpu": cpu, "torch": torch.__version__}
         rows.append(row)
         JsonLines(Path(args.out)).append(row)
         print(json.dumps(clean(row), allow_nan=False), flush=True)
