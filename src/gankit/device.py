@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import warnings
 
@@ -63,8 +65,6 @@ _TOP_PAD = 64 * 2**20  # extra taken at each heap growth, so growth is rare
 
 def on_glibc() -> bool:
     """Whether this process's C library is glibc, the one malloc keep_freed_cpu_memory tunes."""
-    import platform
-
     return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
@@ -98,9 +98,6 @@ def cpu_description() -> str:
     320 and 100 ms (BENCHMARKS.md), so benchmark rows name the model and the vector instructions
     PyTorch's CPU kernels use (`torch.backends.cpu.get_cpu_capability`).
     """
-    import os
-    import platform
-
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
