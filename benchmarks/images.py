@@ -74,7 +74,7 @@ def main() -> None:
         JsonLines(RESULTS).append(row)
         print(json.dumps(clean(row), allow_nan=False), flush=True)
     keys = [k for k in ("classes", "class_kl", "confident", "mnist_score", "class_match",
-                        "modes", "mode_kl") if any(k in r for r in rows)]
+                        "modes", "mode_kl", "channel_kl") if any(k in r for r in rows)]
     print("\n| preset | steps x batch | wall s | steps/s | images/s | " + " | ".join(keys) + " |")
     print("|---" * (5 + len(keys)) + "|")
     for r in rows:

@@ -44,3 +44,12 @@ def test_stacked_mnist_counts_triples(test_digits):
     assert real["modes"] == 1000 and real["mode_kl"] < 0.05
     collapsed = stacked_mnist_metrics(np.repeat(x[:30], 100, axis=0))
     assert collapsed["modes"] <= 30 and collapsed["mode_kl"] > 3
+    # The per-channel part: small for real data; log 10 when one channel always shows one digit,
+    # and never more than the triple KL it is part of.
+    assert real["channel_kl"] < 0.01
+    one_red = x[:2000].copy()
+    one_red[..., 0] = x[0, ..., 0]
+    lopsided = stacked_mnist_metrics(one_red)
+    assert lopsided["channel_kl"] == pytest.approx(np.log(10), abs=0.02)
+    for m in (real, collapsed, lopsided):
+        assert m["mode_kl"] >= m["channel_kl"] - 1e-9
