@@ -161,13 +161,14 @@ class Monitor:
         if self.data.name not in ("mnist", "stacked-mnist"):
             return []
         from gankit.metrics.classifier import classify
+        from gankit.metrics.images import kl_to_uniform
         n, alarms = len(images), []
         # Stacked MNIST: one digit per colour channel, each classified on its own.
         digits = [classify(images[..., c]).argmax(1) for c in range(images.shape[-1])]
         for c, d in enumerate(digits):
             counts = np.bincount(d, minlength=10)
             p = counts / n
-            kl = float(np.sum(p[p > 0] * np.log(10 * p[p > 0])))  # KL(histogram || uniform)
+            kl = kl_to_uniform(counts)
             rare = [str(i) for i in range(10) if counts[i] < RARE * n / 10]
             where = f" in the {CHANNELS[c]} channel" if len(digits) > 1 else ""
             if rare:

@@ -24,7 +24,8 @@ import numpy as np
 from gankit.metrics.classifier import classify
 
 
-def _kl_to_uniform(counts: np.ndarray) -> float:
+def kl_to_uniform(counts: np.ndarray) -> float:
+    """KL(histogram of `counts` || uniform over its bins), nats; 0 = balanced."""
     p = counts / counts.sum()
     nz = p > 0
     return float(np.sum(p[nz] * np.log(p[nz] * len(counts))))
@@ -37,7 +38,7 @@ def digit_metrics(samples: np.ndarray, labels: np.ndarray | None = None) -> dict
     counts = np.bincount(pred, minlength=10)
     marginal = probs.mean(0)
     kl = np.sum(probs * (np.log(probs + 1e-12) - np.log(marginal + 1e-12)), axis=1)
-    out = {"classes": int((counts > 0).sum()), "class_kl": _kl_to_uniform(counts),
+    out = {"classes": int((counts > 0).sum()), "class_kl": kl_to_uniform(counts),
            "confident": float((probs.max(1) >= 0.9).mean()),
            "mnist_score": float(np.exp(kl.mean()))}
     if labels is not None:
@@ -50,8 +51,8 @@ def stacked_mnist_metrics(samples: np.ndarray) -> dict:
     digits = [classify(samples[..., c]).argmax(1) for c in range(3)]
     triples = 100 * digits[0] + 10 * digits[1] + digits[2]
     counts = np.bincount(triples, minlength=1000)
-    channel_kl = sum(_kl_to_uniform(np.bincount(d, minlength=10)) for d in digits)
-    return {"modes": int((counts > 0).sum()), "mode_kl": _kl_to_uniform(counts),
+    channel_kl = sum(kl_to_uniform(np.bincount(d, minlength=10)) for d in digits)
+    return {"modes": int((counts > 0).sum()), "mode_kl": kl_to_uniform(counts),
             "channel_kl": channel_kl}
 
 
