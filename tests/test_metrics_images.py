@@ -53,3 +53,7 @@ def test_stacked_mnist_counts_triples(test_digits):
     assert lopsided["channel_kl"] == pytest.approx(np.log(10), abs=0.02)
     for m in (real, collapsed, lopsided):
         assert m["mode_kl"] >= m["channel_kl"] - 1e-9
+    # Malformed digits (two real ones overlaid) leave the classifier unsure.
+    assert real["confident"] > 0.95
+    blend = ((x[:2000].astype(np.uint16) + x[2000:4000]) // 2).astype(np.uint8)
+    assert stacked_mnist_metrics(blend)["confident"] < 0.8  # measured: 0.66
