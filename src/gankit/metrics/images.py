@@ -25,6 +25,8 @@ import numpy as np
 
 from gankit.metrics.classifier import classify
 
+CONFIDENT = 0.9  # a digit counts as confidently classified at this top probability
+
 
 def kl_to_uniform(counts: np.ndarray) -> float:
     """KL(histogram of `counts` || uniform over its bins), nats; 0 = balanced."""
@@ -41,7 +43,7 @@ def digit_metrics(samples: np.ndarray, labels: np.ndarray | None = None) -> dict
     marginal = probs.mean(0)
     kl = np.sum(probs * (np.log(probs + 1e-12) - np.log(marginal + 1e-12)), axis=1)
     out = {"classes": int((counts > 0).sum()), "class_kl": kl_to_uniform(counts),
-           "confident": float((probs.max(1) >= 0.9).mean()),
+           "confident": float((probs.max(1) >= CONFIDENT).mean()),
            "mnist_score": float(np.exp(kl.mean()))}
     if labels is not None:
         out["class_match"] = float((pred == np.asarray(labels)).mean())
@@ -55,7 +57,7 @@ def stacked_mnist_metrics(samples: np.ndarray) -> dict:
     triples = 100 * digits[0] + 10 * digits[1] + digits[2]
     counts = np.bincount(triples, minlength=1000)
     channel_kl = sum(kl_to_uniform(np.bincount(d, minlength=10)) for d in digits)
-    confident = float(np.mean([(p.max(1) >= 0.9).mean() for p in probs]))
+    confident = float(np.mean([(p.max(1) >= CONFIDENT).mean() for p in probs]))
     return {"modes": int((counts > 0).sum()), "mode_kl": kl_to_uniform(counts),
             "channel_kl": channel_kl, "confident": confident}
 
