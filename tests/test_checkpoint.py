@@ -25,7 +25,7 @@ def weights(run_dir):
     [],
     ["train.ema=0.9", "loss.name=wasserstein", "loss.penalty=gradient_penalty",
      "train.n_critic=2", "train.instance_noise=0.1", "discriminator.spectral_norm=true",
-     "generator.norm=batch", "train.d_pretrain=3"],
+     "generator.norm=batch", "train.d_pretrain=3", "loss.penalty_every=3"],
     ["discriminator.norm=batch", "generator.norm=batch", "train.lr_decay=linear",
      "discriminator.pack=2", "loss.name=least_squares", "loss.label_smoothing=0.1",
      "train.eval_every=3"],

@@ -70,6 +70,7 @@ def test_overrides_are_typed():
     ("ring", ["loss.penalty_weight=1e39"], "penalty_weight must be a finite number .*float32"),
     ("gaussian1d", ["data.mean=1e308"], "data.mean must be a finite number"),
     ("ring", ["loss.penalty_weight=-1"], r"loss.penalty_weight must be >= 0, got -1"),
+    ("ring", ["loss.penalty_every=0"], r"loss.penalty_every must be >= 1, got 0"),
     ("ring", ["train.picture_every=-1"], r"train.picture_every must be >= 0, got -1"),
     ("ring", ["train.name=hinge"], r"train.name \(name is a \[loss\] key: loss.name\)"),
     ("mnist", ["data.resolution=27"], "data.resolution=27 does not fit the dcgan nets"),

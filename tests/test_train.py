@@ -75,7 +75,7 @@ def count_d_steps(tiny, tmp_path, monkeypatch, *overrides):
 
     calls = []
     real = train.d_step
-    monkeypatch.setattr(train, "d_step", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(train, "d_step", lambda *a, **k: calls.append(1) or real(*a, **k))
     fit(tiny("ring", *overrides), tmp_path, progress=False)
     return len(calls)
 
@@ -289,6 +289,32 @@ def test_every_loss_trains_end_to_end(tiny, tmp_path, loss, penalty):
     assert all(np.isfinite([r["d_loss"], r["g_loss"], r["penalty"]]).all() for r in records)
     if penalty != "none":
         assert all(r["penalty"] > 0 for r in records)
+
+
+def test_a_lazy_penalty_is_left_out_or_weighted_by_its_interval(tiny):
+    """loss.penalty_every=k: a skipped step is the unpenalised update; a penalised one uses
+    penalty_weight * k (Karras et al. 2020)."""
+    def updated(*overrides, penalise=True):
+        cfg, data, st = setup(tiny, "discriminator.norm=layer", *overrides)
+        torch.manual_seed(0)
+        real, fake = data.sample(32, st.rng), make_fake(st, 32, None)
+        d_step(st, real, None, cfg, 0.0, (), fake, penalise=penalise)
+        return params(st.D)
+
+    lazy = ("loss.penalty=r1", "loss.penalty_weight=10", "loss.penalty_every=4")
+    assert same(updated(*lazy, penalise=False), updated())  # no penalty at all
+    assert same(updated(*lazy), updated("loss.penalty=r1", "loss.penalty_weight=40"))
+    assert not same(updated(*lazy), updated())
+
+
+def test_fit_penalises_only_every_kth_step(tiny, tmp_path):
+    cfg = tiny("grid", "loss.penalty=r1", "loss.penalty_every=3", "discriminator.norm=layer",
+               "train.log_every=1", "sample.rejection=none")
+    fit(cfg, tmp_path, progress=False)
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    # A record of step s averages G step s - 1 (0-based), penalised where (s - 1) % 3 == 0.
+    assert [r["step"] for r in records if "penalty" in r] == list(range(1, 21, 3))
+    assert all(r["penalty"] > 0 for r in records if "penalty" in r)
 
 
 def test_fit_learns_a_gaussian(tiny, tmp_path):

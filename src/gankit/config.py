@@ -51,6 +51,9 @@ class LossConfig:
     name: str = "nonsaturating"
     penalty: str = "none"
     penalty_weight: float = 10.0
+    # Lazy regularisation (Karras et al. 2020): the penalty only on the D updates of every
+    # k-th G step, weighted k times, so it costs 1/k as much at the same average strength.
+    penalty_every: int = 1
     clip: float = 0.0  # WGAN weight clipping of D's parameters to [-clip, clip]; 0 = off
     label_smoothing: float = 0.0  # one-sided: D's target for real data is 1 - label_smoothing
 
@@ -225,6 +228,9 @@ def validate(cfg: Config, where: str) -> None:
     if s and cfg.loss.name in ("wasserstein", "hinge"):
         raise GankitError(f"{where}: loss.label_smoothing has no meaning for loss "
                           f"{cfg.loss.name!r}; use it with minimax, nonsaturating or least_squares")
+    if cfg.loss.penalty_every < 1:
+        raise GankitError(f"{where}: loss.penalty_every must be >= 1, got "
+                          f"{cfg.loss.penalty_every}")
     for key in ("clip", "penalty_weight"):
         if getattr(cfg.loss, key) < 0:
             raise GankitError(f"{where}: loss.{key} must be >= 0, got {getattr(cfg.loss, key)}")

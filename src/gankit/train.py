@@ -136,12 +136,14 @@ def make_fake(state: GANState, batch_size: int, y: torch.Tensor | None) -> torch
 
 
 def d_step(state: GANState, real: torch.Tensor, y: torch.Tensor | None, cfg: Config,
-           noise_std: float, augment: list = (), fake: torch.Tensor | None = None) -> dict | None:
+           noise_std: float, augment: list = (), fake: torch.Tensor | None = None,
+           penalise: bool = True) -> dict | None:
     """One D update on a real batch and a detached fake batch; None if the loss is not finite.
 
     Conditional data: the fakes are drawn for the real batch's classes, so both halves of the
     batch (and any penalty's interpolates) share one label per row. `fake` is a batch already
-    drawn for those classes (train.share_fake); otherwise one is drawn here.
+    drawn for those classes (train.share_fake); otherwise one is drawn here. `penalise` False
+    leaves out loss.penalty (a lazily regularised run's other steps).
     """
     loss, lc = LOSSES[cfg.loss.name], cfg.loss
     D = state.D
@@ -152,8 +154,8 @@ def d_step(state: GANState, real: torch.Tensor, y: torch.Tensor | None, cfg: Con
     real, fake = _d_view(real, state, augment, noise_std), _d_view(fake, state, augment, noise_std)
     real_logits, fake_logits = _call(D, real, y), _call(D, fake, y)
     d_loss = loss.d(real_logits, fake_logits, 1.0 - lc.label_smoothing)
-    penalty = PENALTIES[lc.penalty](D, real, fake, state.rng, y)
-    total = d_loss + lc.penalty_weight * penalty
+    penalty = PENALTIES[lc.penalty if penalise else "none"](D, real, fake, state.rng, y)
+    total = d_loss + lc.penalty_weight * lc.penalty_every * penalty
     if not torch.isfinite(total):
         return None
     state.opt_d.zero_grad(set_to_none=True)
@@ -163,9 +165,10 @@ def d_step(state: GANState, real: torch.Tensor, y: torch.Tensor | None, cfg: Con
         with torch.no_grad():
             for p in D.parameters():
                 p.clamp_(-lc.clip, lc.clip)
-    out = {"d_loss": d_loss.detach(), "penalty": penalty.detach(),
-           "d_real": _probe(real_logits.detach(), loss),
+    out = {"d_loss": d_loss.detach(), "d_real": _probe(real_logits.detach(), loss),
            "d_fake": _probe(fake_logits.detach(), loss)}
+    if penalise:  # a lazy run's skipped steps would pull the logged mean towards 0
+        out["penalty"] = penalty.detach()
     if loss.boundary is not None:  # share of real and fake samples D classifies correctly
         out["d_acc"] = ((real_logits.detach() > loss.boundary).float().mean()
                         + (fake_logits.detach() < loss.boundary).float().mean()) / 2
@@ -272,13 +275,14 @@ def fit(cfg: Config, run_dir: str | Path, *, resume: bool = False, until: int | 
             # An update whose loss is NaN/Inf is skipped: no optimizer step, and the batch-norm
             # statistics its forward passes changed are put back; the rest of the step with it.
             ok, fake, n_d = True, None, t.n_critic + (t.d_pretrain if step == 0 else 0)
+            penalise = step % cfg.loss.penalty_every == 0  # lazy regularisation
             for i in range(n_d):
                 buffers.take()
                 real, y = data.batch(t.batch_size, state.rng)
                 real, y = real.to(device), _to(y, device)
                 if t.share_fake and i == n_d - 1:  # the G step below reuses this batch
                     fake = make_fake(state, t.batch_size, y)
-                out = d_step(state, real, y, cfg, noise_std, augment, fake)
+                out = d_step(state, real, y, cfg, noise_std, augment, fake, penalise)
                 if out is None:  # no further D steps on top of a failed one
                     ok = False
                     buffers.restore()
