@@ -42,7 +42,8 @@ TRY = {
     "collapse": "try PacGAN packing (discriminator.pack=4), a lower D learning rate "
                 "(train.lr_d), the Wasserstein loss with a gradient penalty "
                 "(loss.name=wasserstein loss.penalty=gradient_penalty, with "
-                "sample.rejection=none where the run samples by DRS) or R1 (loss.penalty=r1)",
+                "sample.rejection=none where the run samples by DRS) or R1 (loss.penalty=r1 "
+                "loss.penalty_every=4, with discriminator.norm=none where D has batch norm)",
 }
 
 
@@ -54,7 +55,7 @@ def d_wins_advice(loss: str) -> str:
     tips.append("instance noise (train.instance_noise=0.1)")
     if loss in ("minimax", "nonsaturating", "least_squares"):
         tips.append("one-sided label smoothing (loss.label_smoothing=0.1)")
-    tips.append("R1 (loss.penalty=r1)")
+    tips.append("R1 (loss.penalty=r1, with discriminator.norm=none where D has batch norm)")
     return "try " + ", ".join(tips[:-1]) + " or " + tips[-1]
 
 
