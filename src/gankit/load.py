@@ -10,7 +10,8 @@ from torch import nn
 
 from gankit import checkpoint
 from gankit import device as device_lib
-from gankit.config import Config, check_bn_stats, from_dict
+from gankit.config import Config, from_dict
+from gankit.config_checks import check_bn_stats
 from gankit.data import VectorData
 from gankit.data import build as build_data
 from gankit.data.images import pixels
