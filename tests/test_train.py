@@ -296,7 +296,6 @@ def test_a_lazy_penalty_is_left_out_or_weighted_by_its_interval(tiny):
     penalty_weight * k (Karras et al. 2020)."""
     def updated(*overrides, penalise=True):
         cfg, data, st = setup(tiny, "discriminator.norm=layer", *overrides)
-        torch.manual_seed(0)
         real, fake = data.sample(32, st.rng), make_fake(st, 32, None)
         d_step(st, real, None, cfg, 0.0, (), fake, penalise=penalise)
         return params(st.D)
@@ -311,7 +310,7 @@ def test_fit_penalises_only_every_kth_step(tiny, tmp_path):
     cfg = tiny("grid", "loss.penalty=r1", "loss.penalty_every=3", "discriminator.norm=layer",
                "train.log_every=1", "sample.rejection=none")
     fit(cfg, tmp_path, progress=False)
-    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    records = _records(tmp_path)
     # A record of step s averages G step s - 1 (0-based), penalised where (s - 1) % 3 == 0.
     assert [r["step"] for r in records if "penalty" in r] == list(range(1, 21, 3))
     assert all(r["penalty"] > 0 for r in records if "penalty" in r)
